@@ -776,12 +776,13 @@ def fetch(name: str, dest_root=None, url: str | None = None, sha256: str | None 
     """
     s = spec(name)
     if s.members:
-        return Path(*[fetch(m, dest_root, None, None, progress) for m in s.members][:1])
+        raise DataError(f"dataset {s.name} combines {', '.join(s.members)}; fetch each of them by name")
     info = dict(s.fetch or {})
+    official = url is None or url == info.get("url")
     url = url or info.get("url")
     if not url:
         raise DataError(f"dataset {s.name} has no official download; {_remedy(s)}")
-    expected = (sha256 or (info.get("sha256") if not url or url == info.get("url") else None) or "").lower() or None
+    expected = (sha256 or (info.get("sha256") if official else None) or "").lower() or None
     root = Path(dest_root).expanduser() if dest_root else _default_dest_root()
     target = root / s.dir
     if target.exists():
@@ -798,7 +799,7 @@ def fetch(name: str, dest_root=None, url: str | None = None, sha256: str | None 
         unpacked.mkdir()
         _safe_extract(archive, unpacked)
         archive.unlink()
-        src = _locate(unpacked, s, info.get("archive_dir") if url == info.get("url") else None)
+        src = _locate(unpacked, s, info.get("archive_dir") if official else None)
         n = len(_glob(src / s.hr_dir if s.kind == "pairs" else src, s.pattern))
         if n != s.count:
             raise DataError(f"archive for {s.name} from {url} holds {n} files matching {s.pattern}, expected {s.count}; "
