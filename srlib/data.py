@@ -402,8 +402,36 @@ def _bicubic_lr():
     return bicubic_lr
 
 
+_LR_CACHE_CHECKED: set = set()
+
+
+def _check_lr_cache_version() -> None:
+    """Empty <cache>/lr when srlib/degrade.py changed since the cache was built (checked once per process).
+
+    The fingerprint is the sha256 of degrade.py's source, kept in <cache>/lr/DEGRADE.sha256.
+    """
+    lr_root = cache_dir() / "lr"
+    if str(lr_root) in _LR_CACHE_CHECKED:
+        return
+    try:
+        import srlib.degrade as degrade_module
+    except ImportError:
+        return  # _bicubic_lr raises the clear error when LR is actually needed
+    fingerprint = hashlib.sha256(Path(degrade_module.__file__).read_bytes()).hexdigest()
+    stamp = lr_root / "DEGRADE.sha256"
+    old = stamp.read_text().strip() if stamp.is_file() else None
+    if old != fingerprint:
+        if lr_root.is_dir():
+            for child in lr_root.iterdir():
+                if child.is_dir():
+                    shutil.rmtree(child, ignore_errors=True)
+        _write_text_atomic(stamp, fingerprint + "\n")
+    _LR_CACHE_CHECKED.add(str(lr_root))
+
+
 def _lr_of(name: str, scale: int, path: Path, hr: np.ndarray, stats: dict | None = None) -> np.ndarray:
     """Bicubic LR of one modcropped HR image: memory cache, then disk cache, then compute."""
+    _check_lr_cache_version()
     want = (hr.shape[0] // scale, hr.shape[1] // scale)
     cpath = lr_cache_path(name, scale, path.stem)
     key = ("lr", LR_METHOD, scale) + _file_key(path)
@@ -464,6 +492,7 @@ def prepare_lr_cache(name: str, scale: int, progress: bool = True) -> int:
     if s.members:
         return sum(prepare_lr_cache(m, scale, progress) for m in s.members)
     files = list_images(s.name)
+    _check_lr_cache_version()
     stamp = _lr_stamp(s.name, scale)
     key = _stamp_key(files)
     if stamp.is_file():
@@ -791,7 +820,11 @@ def fetch(name: str, dest_root=None, url: str | None = None, sha256: str | None 
     work = Path(tempfile.mkdtemp(prefix=f".fetch-{s.name}-", dir=root))
     try:
         archive = work / "download.part"
-        got = _download(url, archive, progress)
+        try:
+            got = _download(url, archive, progress)
+        except OSError as e:  # urllib.error.URLError/HTTPError are OSErrors
+            raise DataError(f"download of {s.name} from {url} failed ({e}); check the URL and the connection: "
+                            f"nothing was kept") from e
         if expected and got != expected:
             raise DataError(f"download of {s.name} from {url} has sha256 {got}, expected {expected}; "
                             f"the file is damaged or not the official archive: nothing was kept, try again or check the URL")

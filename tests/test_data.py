@@ -254,6 +254,12 @@ def test_lr_cache_written_once_and_reused(isolated, monkeypatch):
     assert d.prepare_lr_cache("Set5", 2, progress=False) == 0
     assert sorted(p.name for p in cached.parent.iterdir()) == sorted(
         ["COMPLETE.json"] + [f"{n}.png" for n in ("baby", "bird", "butterfly", "head", "woman")])
+    # a changed srlib/degrade.py (other fingerprint) empties the LR cache: LR is recomputed
+    (isolated["cache"] / "lr/DEGRADE.sha256").write_text("0" * 64)
+    monkeypatch.setattr(d, "_LR_CACHE_CHECKED", set())
+    d.IMAGE_CACHE.clear()
+    d.lr_pairs("Set5", 3)
+    assert len(calls) == 15 and not (isolated["cache"] / "lr/Set5/bicubic-matlab/x2").exists()
 
 
 @needs_shared_set5
