@@ -12,6 +12,13 @@ Conventions (stated in every table this module prints):
   (every input pixel scatters a k x k kernel), unless ``convtranspose="output"`` is asked for:
   ``out_pixels * C_in * C_out * k^2 / groups``, as if the full kernel ran at output resolution
   (what some counters do; it is stride^2 times larger).
+* What this gives against the FD-loss paper's Table 2 (same figures printed for x2/x3/x4):
+  SRCNN 9-5-5 and VDSR match (52.7 G, 612.6 G; 57,184 and 664,704 weights, biases add 0.2%).
+  LapSRN (depth 10, 64 filters, Y) has 870,112 weights (871,588 with biases) at x4, 1% above
+  the printed 862K; no layer arrangement we tried gives 862K. Its Mult-Adds are 100.7 G (x2)
+  and 125.7 G (x4) counted as true MACs; counting transposed convs at output resolution gives
+  146.0 G (x2), 182.4 G (x4), 191.5 G (x8): x4 with that convention is closest to the printed
+  186.2 G (-2%), but none reproduces it exactly.
 * Receptive field: measured, not derived: the extent of the non-zero gradient of one central
   output pixel with respect to the input.
 """
@@ -158,8 +165,11 @@ def receptive_field(model: nn.Module, max_size: int = 256, through_attention: bo
     for m in attention:
         m.detach_weights = not through_attention
     try:
-        lr, size, truncated = _grown(model, span // max(1, int(scale)) + 12, max_size, colors, device)
-        if getattr(model, "pre_upsample", False):
+        pre = getattr(model, "pre_upsample", False)
+        # every conv widens the field by at most k - 1 LR pixels (less when it runs at HR)
+        start = span // max(1, int(scale)) + 12 if pre else span + 8
+        lr, size, truncated = _grown(model, start, max_size, colors, device)
+        if pre:
             hr, _, truncated_hr = _grown(model.forward_upsampled, span + 9, max_size * int(scale), colors, device)
             truncated = truncated or truncated_hr
         else:
