@@ -516,6 +516,27 @@ def prepare_lr_cache(name: str, scale: int, progress: bool = True) -> int:
     return stats.get("computed", 0)
 
 
+def labelled_images(name: str, split: str | None = None) -> list[tuple[Path, int]]:
+    """[(path, class_id)] of a "labelled" dataset from its labels file, optionally one ``split``."""
+    s = spec(name)
+    if s.kind != "labelled" or not s.labels:
+        raise DataError(f"dataset {s.name} is of kind {s.kind!r} and has no labels file; use list_images({s.name!r})")
+    base = dataset_dir(s.name)
+    lpath = base / s.labels
+    if not lpath.is_file():
+        raise DataError(f"dataset {s.name}: labels file {lpath} is missing; {_remedy(s)}")
+    with open(lpath, newline="") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    try:
+        out = [(base / r["relative_path"], int(r["class_id"])) for r in rows if split is None or r["split"] == split]
+    except (KeyError, ValueError) as e:
+        raise DataError(f"{lpath} needs columns relative_path, split and integer class_id ({e}); restore the original file") from e
+    if not out:
+        splits = sorted({r.get("split", "") for r in rows})
+        raise DataError(f"{lpath} has no rows for split {split!r}; splits there: {', '.join(splits)}")
+    return out
+
+
 # ----------------------------------------------------------------------------- verification
 
 
@@ -579,8 +600,12 @@ def verify(name: str, use_stamp: bool = True) -> dict:
             pass
     mpath = manifest_path(root)
     rows = {}
-    if mpath is not None:
-        rows = {rel: r for rel, r in _read_manifest(mpath).items() if r.get("dataset", "").lower() == s.name.lower()}
+    prefix = s.dir.rstrip("/") + "/"
+    if s.labels and (root / s.dir / s.labels).is_file():  # imagewoof320: sha256 column of LABELS.tsv
+        mpath = root / s.dir / s.labels
+        rows = {prefix + rel: r for rel, r in _read_manifest(mpath).items()}
+    elif mpath is not None:
+        rows = {rel: r for rel, r in _read_manifest(mpath).items() if rel.startswith(prefix)}
     checked = "count"
     if rows:
         checked = "sha256"
@@ -665,7 +690,7 @@ class PatchSampler:
             if h < self.hr_patch or w < self.hr_patch:
                 raise DataError(f"PatchSampler: image {stem} is {w}x{h} (HR) but the HR patch is {self.hr_patch}x{self.hr_patch} "
                                 f"(patch {self.patch} x scale {hs}); use a smaller patch (patch <= {min(h, w) // hs}) or drop the image")
-            self.items.append((stem, lr, hr))
+            self.items.append((stem, None if lr is None else _pack_rgb(lr), _pack_rgb(hr)))
         if not self.items:
             raise DataError("PatchSampler got no images; pass a non-empty list (e.g. lr_pairs('T91', 2))")
 
@@ -693,28 +718,53 @@ class PatchSampler:
         if t & 2:
             a = a[::-1]
         if t & 4:
-            a = a.transpose(1, 0, 2)
+            a = a.T
         return a
 
     def batch(self, i: int) -> dict:
-        import torch
-
+        """Batch ``i``: {"lr": float32 (N,3,p,p), "hr": float32 (N,3,P,P)} in [0, 1]; depends only on (seed, i)."""
         p, hp = self.patch, self.hr_patch
         hs = 1 if self.same_size else self.scale
         n = self.batch_size
-        lr_buf = np.empty((n, p, p, 3), np.uint8)
-        hr_buf = np.empty((n, hp, hp, 3), np.uint8)
+        lr_buf = np.empty((n, p, p), np.uint32)
+        hr_buf = np.empty((n, hp, hp), np.uint32)
         for j, (k, top, left, t) in enumerate(self.plan(i)):
             _, lr, hr = self.items[k]
             hr_crop = hr[top * hs: top * hs + hp, left * hs: left * hs + hp]
-            lr_crop = lr[top: top + p, left: left + p] if lr is not None else np.asarray(self.lr_fn(np.ascontiguousarray(hr_crop)))
-            if lr_crop.ndim == 2:
-                lr_crop = lr_crop[:, :, None]
+            if lr is None:
+                lr_crop = np.asarray(self.lr_fn(np.ascontiguousarray(_unpack_rgb(hr_crop))), dtype=np.uint8)
+                if lr_crop.ndim == 2:
+                    lr_crop = np.repeat(lr_crop[:, :, None], 3, axis=2)
+                if lr_crop.shape != (p, p, 3):
+                    raise DataError(f"lr_fn returned shape {lr_crop.shape} for an HR patch of {hp}x{hp}; expected ({p}, {p}, 3)")
+                lr_crop = _pack_rgb(lr_crop)
+            else:
+                lr_crop = lr[top: top + p, left: left + p]
             hr_buf[j] = self._transform(hr_crop, t)
             lr_buf[j] = self._transform(lr_crop, t)
-        lr_t = torch.from_numpy(lr_buf).permute(0, 3, 1, 2).float().div_(255).contiguous()
-        hr_t = torch.from_numpy(hr_buf).permute(0, 3, 1, 2).float().div_(255).contiguous()
-        return {"lr": lr_t, "hr": hr_t}
+        return {"lr": _packed_to_tensor(lr_buf), "hr": _packed_to_tensor(hr_buf)}
+
+
+def _pack_rgb(img: np.ndarray) -> np.ndarray:
+    """uint8 (H, W, 3) -> uint32 (H, W), one pixel per element, so flips and transposes copy 4-byte
+    elements instead of 3-byte strided runs (about 10x faster crops with augmentation)."""
+    h, w = img.shape[:2]
+    a = np.zeros((h, w, 4), np.uint8)
+    a[:, :, :3] = img
+    return a.view(np.uint32).reshape(h, w)
+
+
+def _unpack_rgb(packed: np.ndarray) -> np.ndarray:
+    """uint32 (..., H, W) -> uint8 view (..., H, W, 3)."""
+    return packed.view(np.uint8).reshape(packed.shape + (4,))[..., :3]
+
+
+def _packed_to_tensor(buf: np.ndarray):
+    """uint32 (N, H, W) packed RGB -> float32 (N, 3, H, W) in [0, 1], one torch.from_numpy."""
+    import torch
+
+    chw = np.ascontiguousarray(buf.view(np.uint8).reshape(buf.shape + (4,)).transpose(0, 3, 1, 2)[:, :3])
+    return torch.from_numpy(chw).float().div_(255)
 
 
 def item_shape(item) -> tuple:

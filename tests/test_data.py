@@ -1,4 +1,5 @@
 """Tests of srlib.data: roots, registry, image IO errors, verification, LR cache, patch sampler."""
+import hashlib
 import shutil
 import struct
 import warnings
@@ -366,3 +367,24 @@ def test_sampler_rejects_mismatched_lr():
     hr = np.zeros((40, 40, 3), np.uint8)
     with pytest.raises(d.DataError, match="does not match HR"):
         d.PatchSampler([("m", np.zeros((10, 10, 3), np.uint8), hr)], 2, patch=8)
+
+
+def test_labelled_images_and_verify_with_labels_file(isolated):
+    base = isolated["env"] / "imagewoof320"
+    lines = ["relative_path\tsplit\tclass_id\tsha256"]
+    rng = np.random.default_rng(0)
+    for i in range(1500):
+        split, wnid = ("train" if i < 1000 else "val"), f"n0{i % 10}"
+        p = base / split / wnid / f"im{i}.JPEG"
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(bytes(rng.integers(0, 256, 8, dtype=np.uint8)))  # contents only hashed here
+        lines.append(f"{split}/{wnid}/{p.name}\t{split}\t{i % 10}\t{hashlib.sha256(p.read_bytes()).hexdigest()}")
+    (base / "LABELS.tsv").write_text("\n".join(lines) + "\n")
+    val = d.labelled_images("imagewoof320", "val")
+    assert len(val) == 500 and val[0] == (base / "val/n00/im1000.JPEG", 0)
+    assert d.verify("imagewoof320")["checked"] == "sha256"
+    (base / "val/n00/im1000.JPEG").write_bytes(b"changed")
+    with pytest.raises(d.DataError, match="im1000.JPEG does not match .*LABELS.tsv"):
+        d.verify("imagewoof320")
+    with pytest.raises(d.DataError, match="no rows for split 'test'"):
+        d.labelled_images("imagewoof320", "test")
