@@ -1,0 +1,400 @@
+"""PSNR, SSIM, SSIM maps, image entropy, the two evaluation protocols and the bicubic table.
+
+Two protocols for the bicubic baseline (and for how the papers' tables were measured):
+
+``"srcnn"``  (SRCNN/VDSR/LapSRN MATLAB scripts)
+    Y = ``rgb2ycbcr(HR)`` rounded to uint8; ``modcrop(Y, s)``; LR = ``imresize(Y/255, 1/s)``
+    kept float; SR = ``imresize(LR, s)`` rounded to uint8; shave ``s`` pixels; PSNR (peak 255)
+    and SSIM (Wang 2004, valid) on Y. Grayscale HR images (Set14 ``bridge``) are used directly
+    as Y (``GRAY_HANDLING = "gray-as-y"``), as ``rgb2ycbcr`` is skipped for 2-D images in those
+    scripts; replicating to RGB first would compress the grey range to [16, 235] and give a
+    different Set14 number (measured in ``bicubic_table``'s docs).
+
+``"basicsr"``  (EDSR-PyTorch / BasicSR style)
+    ``modcrop(HR, s)``; LR = ``imresize`` of the RGB uint8 image rounded to uint8 (the released
+    LR images); SR = ``imresize(LR, s)`` rounded to uint8; float Y = RGB/255 . [65.481, 128.553,
+    24.966] + 16 (not rounded); shave ``s``; PSNR and SSIM on Y.
+"""
+from __future__ import annotations
+
+import math
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .conventions import PSNR_PEAK, SSIM_K1, SSIM_K2, SSIM_SIGMA, SSIM_WINDOW
+from .degrade import imresize, imresize_uint8, modcrop, rgb2ycbcr, rgb_to_y_torch, round_half_up_uint8
+
+__all__ = [
+    "PROTOCOLS",
+    "PROTOCOL_OF_TABLE",
+    "GRAY_HANDLING",
+    "psnr",
+    "ssim",
+    "ssim_map",
+    "entropy",
+    "evaluate_sr",
+    "evaluate_model",
+    "psnr_y_torch",
+    "bicubic_image",
+    "bicubic_table",
+    "cli_commands",
+]
+
+PROTOCOLS = ("srcnn", "basicsr")
+GRAY_HANDLING = "gray-as-y"  # grey images: grey values are Y (SRCNN scripts); see bicubic_image
+
+# Which protocol each paper table was measured with.
+PROTOCOL_OF_TABLE = {
+    # FD loss Table 2: its Bicubic rows are the SRCNN/VDSR/LapSRN MATLAB numbers (Set5 x2
+    # 33.66/0.9299, x4 28.42/0.8104 are reproduced to the digit only by "srcnn"), and its
+    # SRCNN/VDSR/LapSRN rows are copied from those papers, which evaluate on MATLAB Y.
+    ("fdloss", "Table 2"): "srcnn",
+    # FD loss Table 1: same LapSRN x4 numbers as Table 2 (Baseline, +FD Loss), same protocol.
+    ("fdloss", "Table 1"): "srcnn",
+    # PSPL Table 1: the authors' code is an EDSR-PyTorch fork: models fed the released uint8
+    # RGB LR images, PSNR on float Y computed from RGB, shave = scale -> "basicsr".
+    ("pspl", "Table 1"): "basicsr",
+}
+
+
+# ----------------------------------------------------------------------------- numpy metrics
+
+def _pair(a, b, who, shave):
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"{who}: images differ in shape {a.shape} vs {b.shape}")
+    if a.ndim != 2:
+        raise ValueError(f"{who}: expected 2-D (H, W) images (e.g. the Y channel), got shape {a.shape}")
+    shave = int(shave)
+    if shave < 0:
+        raise ValueError(f"{who}: shave must be >= 0, got {shave}")
+    if shave:
+        a, b = a[shave:-shave, shave:-shave], b[shave:-shave, shave:-shave]
+    if a.size == 0:
+        raise ValueError(f"{who}: nothing left after shaving {shave} pixels from shape {np.shape(a)}")
+    return a, b
+
+
+def psnr(a, b, peak: float = PSNR_PEAK, shave: int = 0) -> float:
+    """PSNR in dB between two 2-D arrays (values in 0..peak); ``inf`` when identical."""
+    a, b = _pair(a, b, "psnr", shave)
+    mse = float(np.mean((a - b) ** 2))
+    return math.inf if mse == 0 else 10.0 * math.log10(peak * peak / mse)
+
+
+def _gaussian_1d(window: int, sigma: float) -> np.ndarray:
+    x = np.arange(window, dtype=np.float64) - (window - 1) / 2
+    g = np.exp(-(x * x) / (2 * sigma * sigma))
+    return g / g.sum()
+
+
+def ssim(a, b, shave: int = 0, data_range: float = 255.0) -> float:
+    """Mean SSIM (Wang et al. 2004, reference ``ssim_index.m``): Gaussian 11, sigma 1.5, valid region."""
+    from scipy.ndimage import correlate1d
+
+    a, b = _pair(a, b, "ssim", shave)
+    win = SSIM_WINDOW
+    if min(a.shape) < win:
+        raise ValueError(f"ssim: images of shape {a.shape} are smaller than the {win}x{win} window")
+    g = _gaussian_1d(win, SSIM_SIGMA)
+    r = win // 2
+
+    def filt(x):  # separable filter2(window, x, 'valid') over a stack (K, H, W)
+        y = correlate1d(correlate1d(x, g, axis=1, mode="constant"), g, axis=2, mode="constant")
+        return y[:, r:-r, r:-r]
+
+    c1 = (SSIM_K1 * data_range) ** 2
+    c2 = (SSIM_K2 * data_range) ** 2
+    mu1, mu2, e11, e22, e12 = filt(np.stack([a, b, a * a, b * b, a * b]))
+    mu1_sq, mu2_sq, mu12 = mu1 * mu1, mu2 * mu2, mu1 * mu2
+    s1 = e11 - mu1_sq
+    s2 = e22 - mu2_sq
+    s12 = e12 - mu12
+    m = ((2 * mu12 + c1) * (2 * s12 + c2)) / ((mu1_sq + mu2_sq + c1) * (s1 + s2 + c2))
+    return float(m.mean())
+
+
+def entropy(img) -> float:
+    """Shannon entropy (bits) of the 256-bin histogram of an 8-bit grey image.
+
+    uint8 (H, W) is used as is; (H, W, 3) RGB is turned grey with MATLAB ``rgb2gray`` weights
+    (0.2989, 0.5870, 0.1140, rounded); float input must be in [0, 1] (scaled by 255, rounded).
+    """
+    a = np.asarray(img)
+    if a.size == 0:
+        raise ValueError(f"entropy: empty image of shape {a.shape}")
+    if np.issubdtype(a.dtype, np.floating):
+        if a.min() < 0 or a.max() > 1:
+            raise ValueError("entropy: float images must be in [0, 1]; pass uint8 for 0..255 data")
+        a = round_half_up_uint8(a * 255.0)
+    elif a.dtype != np.uint8:
+        raise ValueError(f"entropy: expected uint8 or float in [0, 1], got dtype {a.dtype}")
+    if a.ndim == 3 and a.shape[2] == 3:
+        a = round_half_up_uint8(a.astype(np.float64) @ np.array([0.2989, 0.5870, 0.1140]))
+    elif a.ndim != 2:
+        raise ValueError(f"entropy: expected a (H, W) or (H, W, 3) image, got shape {a.shape}")
+    p = np.bincount(a.ravel(), minlength=256).astype(np.float64)
+    p = p[p > 0] / a.size
+    return float(-(p * np.log2(p)).sum()) + 0.0
+
+
+# ----------------------------------------------------------------------------- torch metrics
+
+_WINDOWS: dict = {}
+
+
+def _window_torch(window, sigma, channels, dtype, device):
+    key = (window, float(sigma), channels, dtype, str(device))
+    w = _WINDOWS.get(key)
+    if w is None:
+        import torch
+
+        g = torch.from_numpy(_gaussian_1d(window, sigma)).to(device=device, dtype=dtype)
+        w = (g.view(1, 1, window, 1).repeat(channels, 1, 1, 1), g.view(1, 1, 1, window).repeat(channels, 1, 1, 1))
+        if len(_WINDOWS) > 64:
+            _WINDOWS.clear()
+        _WINDOWS[key] = w
+    return w
+
+
+def ssim_map(x, y, window: int = SSIM_WINDOW, sigma: float = SSIM_SIGMA, data_range: float = 1.0, c1=None, c2=None):
+    """Per-pixel, per-channel SSIM of two (N, C, H, W) tensors, same size as the input.
+
+    Separable Gaussian (window x 1 then 1 x window) as grouped convolutions with zero padding
+    ``window // 2``. ``c1``/``c2`` default to (0.01 L)^2 and (0.03 L)^2 with L = ``data_range``;
+    pass them explicitly to copy code that used other constants (PSPL: [0, 255] data with
+    [0, 1] constants, c1 = 1e-4, c2 = 9e-4). Differentiable.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    if x.shape != y.shape or x.dim() != 4:
+        raise ValueError(f"ssim_map: expected two (N, C, H, W) tensors of one shape, got {tuple(x.shape)} and {tuple(y.shape)}")
+    if window < 1 or window % 2 == 0:
+        raise ValueError(f"ssim_map: window must be a positive odd size, got {window}")
+    if c1 is None:
+        c1 = (SSIM_K1 * data_range) ** 2
+    if c2 is None:
+        c2 = (SSIM_K2 * data_range) ** 2
+    n, c = x.shape[:2]
+    pad = window // 2
+    # one grouped conv pass over the five statistics' inputs at once
+    stack = torch.cat([x, y, x * x, y * y, x * y], dim=1)
+    wv, wh = _window_torch(window, sigma, 5 * c, x.dtype, x.device)
+    f = F.conv2d(stack, wv, padding=(pad, 0), groups=5 * c)
+    f = F.conv2d(f, wh, padding=(0, pad), groups=5 * c)
+    mu1, mu2, exx, eyy, exy = torch.split(f, c, dim=1)
+    mu1_sq, mu2_sq, mu12 = mu1 * mu1, mu2 * mu2, mu1 * mu2
+    num = (2 * mu12 + c1) * (2 * (exy - mu12) + c2)
+    den = (mu1_sq + mu2_sq + c1) * ((exx - mu1_sq) + (eyy - mu2_sq) + c2)
+    return num / den
+
+
+def psnr_y_torch(sr, hr, scale: int):
+    """Per-image PSNR (dB, a (N,) tensor) on Y for batches in [0, 1], shave = ``scale``.
+
+    (N, 3, H, W) RGB is converted with :func:`srlib.degrade.rgb_to_y_torch`; (N, 1, H, W) is
+    taken as Y/255. SR is clamped and rounded to 8 bits first, like a saved image.
+    """
+    import torch
+
+    if sr.shape != hr.shape or sr.dim() != 4 or sr.shape[1] not in (1, 3):
+        raise ValueError(f"psnr_y_torch: expected two (N, 1|3, H, W) tensors of one shape, got {tuple(sr.shape)} and {tuple(hr.shape)}")
+    with torch.no_grad():
+        sr = torch.round(sr.detach().clamp(0, 1) * 255) / 255
+        hr = hr.detach()
+        if sr.shape[1] == 3:
+            sr, hr = rgb_to_y_torch(sr), rgb_to_y_torch(hr)
+        s = int(scale)
+        if s > 0:
+            sr, hr = sr[..., s:-s, s:-s], hr[..., s:-s, s:-s]
+        if sr.numel() == 0:
+            raise ValueError(f"psnr_y_torch: nothing left after shaving {s} pixels")
+        mse = ((sr - hr) * 255).double().pow(2).mean(dim=(1, 2, 3))
+        return 10 * torch.log10(PSNR_PEAK**2 / mse)
+
+
+# ----------------------------------------------------------------------------- protocols
+
+def _y_of(img):
+    a = np.asarray(img)
+    if a.ndim == 2:
+        return a.astype(np.float64)
+    return rgb2ycbcr(a, only_y=True)
+
+
+def evaluate_sr(sr_rgb_uint8, hr_rgb_uint8, scale: int) -> dict:
+    """PSNR and SSIM on float Y (``rgb2ycbcr``) with ``scale`` pixels shaved; 2-D inputs are taken as Y."""
+    sr, hr = np.asarray(sr_rgb_uint8), np.asarray(hr_rgb_uint8)
+    if sr.shape != hr.shape:
+        raise ValueError(f"evaluate_sr: SR shape {sr.shape} differs from HR shape {hr.shape}")
+    ys, yh = _y_of(sr), _y_of(hr)
+    return {"psnr": psnr(ys, yh, shave=scale), "ssim": ssim(ys, yh, shave=scale)}
+
+
+def evaluate_model(model, set_name: str, scale: int, device="cpu", max_images=None) -> dict:
+    """Mean PSNR/SSIM of ``model`` on a test set (LR from :func:`srlib.data.lr_pairs`).
+
+    Y models (``model.colors == 1``) get Y/255 of the LR image and are scored on Y; RGB models
+    get RGB in [0, 1]. Output is clamped and rounded to uint8 before scoring.
+    """
+    import torch
+
+    from . import data
+
+    pairs = data.lr_pairs(set_name, scale)
+    if max_images is not None:
+        pairs = pairs[: int(max_images)]
+    if not pairs:
+        raise ValueError(f"evaluate_model: no images in set {set_name!r}")
+    colors = int(getattr(model, "colors", 3))
+    was_training = getattr(model, "training", False)
+    model.eval()
+    per_image = []
+    try:
+        with torch.no_grad():
+            for stem, lr, hr in pairs:
+                if colors == 1:
+                    inp = torch.from_numpy(rgb2ycbcr(lr) / 255.0).float()[None, None]
+                else:
+                    inp = torch.from_numpy(np.ascontiguousarray(lr.transpose(2, 0, 1))).float().div(255)[None]
+                out = model(inp.to(device))
+                out = torch.round(out.clamp(0, 1) * 255).to(torch.uint8).cpu().numpy()[0]
+                if colors == 1:
+                    sr, ref = out[0], rgb2ycbcr(hr)
+                else:
+                    sr, ref = out.transpose(1, 2, 0), hr
+                if sr.shape[:2] != ref.shape[:2]:
+                    raise ValueError(
+                        f"evaluate_model: {set_name}/{stem}: SR size {sr.shape[:2]} differs from HR {ref.shape[:2]}"
+                    )
+                m = evaluate_sr(sr, ref, scale) if colors == 3 else {
+                    "psnr": psnr(sr, ref, shave=scale), "ssim": ssim(sr, ref, shave=scale)}
+                per_image.append({"image": stem, **m})
+    finally:
+        if was_training:
+            model.train()
+    return {
+        "psnr": float(np.mean([r["psnr"] for r in per_image])),
+        "ssim": float(np.mean([r["ssim"] for r in per_image])),
+        "per_image": per_image,
+    }
+
+
+def bicubic_image(hr, scale: int, protocol: str = "srcnn") -> dict:
+    """Bicubic-baseline PSNR/SSIM of one HR image (uint8 (H, W, 3), or (H, W) grey) under ``protocol``.
+
+    A 2-D grey image is used directly as Y (``GRAY_HANDLING``) in both protocols.
+    """
+    hr = np.asarray(hr)
+    if hr.dtype != np.uint8:
+        raise ValueError(f"bicubic_image: expected a uint8 image, got dtype {hr.dtype}")
+    if protocol == "srcnn":
+        y = hr.astype(np.float64) if hr.ndim == 2 else round_half_up_uint8(rgb2ycbcr(hr)).astype(np.float64)
+        y = modcrop(y, scale)
+        lr = imresize(y / 255.0, 1.0 / scale)
+        sr = round_half_up_uint8(imresize(lr, scale) * 255.0).astype(np.float64)
+        return {"psnr": psnr(sr, y, shave=scale), "ssim": ssim(sr, y, shave=scale)}
+    if protocol == "basicsr":
+        hr = modcrop(hr, scale)
+        sr = imresize_uint8(imresize_uint8(hr, 1.0 / scale), scale)
+        return evaluate_sr(sr, hr, scale)
+    raise ValueError(f"unknown protocol {protocol!r}; known: {', '.join(PROTOCOLS)}")
+
+
+def _paper_bicubic():
+    from . import papers
+
+    t = papers.load("fdloss", "Table 2")
+    t = t[t["method"] == "bicubic"]
+    return {(r.dataset, int(r.scale), r.metric): float(r.value) for r in t.itertuples()}
+
+
+def bicubic_table(sets, scales, protocol: str = "srcnn", progress: bool = True):
+    """Bicubic PSNR/SSIM per (set, scale) next to the FD loss paper's Table 2 Bicubic rows.
+
+    Columns: set, scale, psnr, ssim, paper_psnr, paper_ssim, d_psnr, d_ssim (ours - paper;
+    NaN where the paper has no row).
+    """
+    import pandas as pd
+
+    from . import data
+
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown protocol {protocol!r}; known: {', '.join(PROTOCOLS)}")
+    paper = _paper_bicubic()
+    rows = []
+    for name in sets:
+        paths = data.list_images(name)
+        if not paths:
+            raise ValueError(f"bicubic_table: dataset {name!r} has no images")
+        images = [data.load_image(p, keep_gray=True) for p in paths]
+        for s in scales:
+            s = int(s)
+            it = images
+            if progress:
+                from tqdm import tqdm
+
+                it = tqdm(images, desc=f"{name} x{s}", unit="img", leave=False, file=sys.stderr)
+            res = [bicubic_image(im, s, protocol) for im in it]
+            p = float(np.mean([r["psnr"] for r in res]))
+            q = float(np.mean([r["ssim"] for r in res]))
+            pp = paper.get((name, s, "PSNR"), math.nan)
+            ps = paper.get((name, s, "SSIM"), math.nan)
+            rows.append({"set": name, "scale": s, "psnr": p, "ssim": q, "paper_psnr": pp, "paper_ssim": ps,
+                         "d_psnr": p - pp, "d_ssim": q - ps})
+    return pd.DataFrame(rows, columns=["set", "scale", "psnr", "ssim", "paper_psnr", "paper_ssim", "d_psnr", "d_ssim"])
+
+
+# ----------------------------------------------------------------------------- CLI
+
+PSNR_TOLERANCE = 0.02  # dB
+SSIM_TOLERANCE = 0.001
+
+
+def _write_csv_atomic(df, out: Path):
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    try:
+        with os.fdopen(fd, "w", newline="") as f:
+            df.to_csv(f, index=False, float_format="%.6f")
+        os.replace(tmp, out)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _add_arguments(p):
+    p.add_argument("--sets", nargs="+", default=["Set5", "Set14", "B100", "Urban100"], help="test sets")
+    p.add_argument("--scales", nargs="+", type=int, default=[2, 3, 4], help="scale factors")
+    p.add_argument("--protocol", choices=PROTOCOLS, default="srcnn", help="evaluation protocol (see srlib.metrics)")
+    p.add_argument("--out", type=Path, default=Path("results/bicubic.csv"), help="CSV written atomically")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def _run(args) -> int:
+    df = bicubic_table(args.sets, args.scales, protocol=args.protocol, progress=not args.no_progress)
+    _write_csv_atomic(df, args.out)
+    with_paper = df.dropna(subset=["paper_psnr"])
+    bad = with_paper[(with_paper["d_psnr"].abs() > PSNR_TOLERANCE + 1e-9) | (with_paper["d_ssim"].abs() > SSIM_TOLERANCE + 1e-9)]
+    show = df.copy()
+    print(f"bicubic baseline, protocol {args.protocol!r} (grey images: {GRAY_HANDLING}); paper = FD loss Table 2")
+    print(show.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    print(f"wrote {args.out}")
+    if bad.empty:
+        print(f"all {len(with_paper)} cells with a paper value are within {PSNR_TOLERANCE} dB / {SSIM_TOLERANCE} SSIM")
+        return 0
+    for r in bad.itertuples():
+        print(f"OUTSIDE TOLERANCE: {r.set} x{r.scale}: PSNR {r.psnr:.4f} vs {r.paper_psnr:.2f} (d {r.d_psnr:+.4f}), "
+              f"SSIM {r.ssim:.4f} vs {r.paper_ssim:.4f} (d {r.d_ssim:+.4f})")
+    return 1
+
+
+def cli_commands():
+    return [("bicubic", "the bicubic PSNR/SSIM table against the FD loss paper's Bicubic rows", _add_arguments, _run)]
