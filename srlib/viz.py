@@ -312,7 +312,8 @@ def frame_viewer(frames, labels: Sequence | None = None, *, axes=None, controls:
     Built as nested ``Stack`` widgets (one level per axis) whose ``selected_index`` is ``jslink``-ed
     to the axis's control, so switching frames happens in the browser; the state is stored in the
     executed notebook and embedded in the HTML book. Frames are PNG-encoded once; keep them small
-    (every frame is in the page). Returns an ``ipywidgets.VBox``.
+    (every frame is in the page). Returns an ``ipywidgets.VBox`` with attributes ``controls`` (one
+    per axis), ``stacks`` (the outer ``Stack``) and ``links`` (the ``jslink`` objects).
     """
     import ipywidgets as W
 
@@ -337,7 +338,7 @@ def frame_viewer(frames, labels: Sequence | None = None, *, axes=None, controls:
         return stack
 
     root = build(0, ())
-    widgets = []
+    widgets, links = [], []
     for level, (name, values) in enumerate(axes):
         kind = controls.get(name) or ("slider" if all(isinstance(v, (int, float, np.number)) and not isinstance(v, bool)
                                                      for v in values) else "dropdown")
@@ -350,12 +351,15 @@ def frame_viewer(frames, labels: Sequence | None = None, *, axes=None, controls:
         else:
             raise ValueError(f"frame_viewer: control for {name!r} must be 'slider' or 'dropdown', got {kind!r}")
         for stack in stacks_per_level[level]:
-            W.jslink((control, "index"), (stack, "selected_index"))
+            links.append(W.jslink((control, "index"), (stack, "selected_index")))
         control.add_class("srlib-frame-control")
         widgets.append(control)
     root.add_class("srlib-frame-viewer")
     children = ([W.HTML(f"<b>{title}</b>")] if title else []) + [W.HBox(widgets), root]
-    return W.VBox(children)
+    viewer = W.VBox(children)
+    viewer.add_class("srlib-frame-viewer-box")
+    viewer.controls, viewer.stacks, viewer.links = widgets, root, links  # for tests and composition
+    return viewer
 
 
 # ------------------------------------------------------------------------------- claims
