@@ -406,18 +406,23 @@ _LR_CACHE_CHECKED: set = set()
 
 
 def _check_lr_cache_version() -> None:
-    """Empty <cache>/lr when srlib/degrade.py changed since the cache was built (checked once per process).
+    """Empty <cache>/lr when bicubic_lr's behaviour changed since the cache was built (once per process).
 
-    The fingerprint is the sha256 of degrade.py's source, kept in <cache>/lr/DEGRADE.sha256.
+    The fingerprint is the sha256 of bicubic_lr's output on a fixed random image at x2, x3, x4 (a few
+    ms), kept in <cache>/lr/DEGRADE.sha256: edits to srlib/degrade.py that change no pixel keep the cache.
     """
     lr_root = cache_dir() / "lr"
     if str(lr_root) in _LR_CACHE_CHECKED:
         return
     try:
-        import srlib.degrade as degrade_module
-    except ImportError:
-        return  # _bicubic_lr raises the clear error when LR is actually needed
-    fingerprint = hashlib.sha256(Path(degrade_module.__file__).read_bytes()).hexdigest()
+        bicubic_lr = _bicubic_lr()
+    except DataError:
+        return  # raised again, with its message, when an LR image is actually needed
+    probe = np.random.default_rng(20240601).integers(0, 256, (37, 41, 3), dtype=np.uint8)
+    h = hashlib.sha256()
+    for sc in (2, 3, 4):
+        h.update(np.ascontiguousarray(bicubic_lr(probe.copy(), sc), dtype=np.uint8).tobytes())
+    fingerprint = h.hexdigest()
     stamp = lr_root / "DEGRADE.sha256"
     old = stamp.read_text().strip() if stamp.is_file() else None
     if old != fingerprint:

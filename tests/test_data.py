@@ -235,7 +235,8 @@ def test_lr_cache_written_once_and_reused(isolated, monkeypatch):
     calls = []
 
     def counting_box(hr, scale):
-        calls.append(hr.shape)
+        if hr.shape != (37, 41, 3):  # not the fingerprint probe
+            calls.append(hr.shape)
         return _box_down(hr, scale)
 
     monkeypatch.setattr(d, "_bicubic_lr", lambda: counting_box)
