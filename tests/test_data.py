@@ -1,4 +1,5 @@
 """Tests of srlib.data: roots, registry, image IO errors, verification, LR cache, patch sampler."""
+import dataclasses
 import hashlib
 import shutil
 import struct
@@ -370,22 +371,44 @@ def test_sampler_rejects_mismatched_lr():
         d.PatchSampler([("m", np.zeros((10, 10, 3), np.uint8), hr)], 2, patch=8)
 
 
-def test_labelled_images_and_verify_with_labels_file(isolated):
+def test_labelled_images_and_verify_with_labels_file(isolated, monkeypatch):
+    small = dataclasses.replace(d.spec("imagewoof320"), count=30)  # 20 train + 10 val keep the test fast
+    monkeypatch.setitem(d.DATASETS._items, "imagewoof320", small)
     base = isolated["env"] / "imagewoof320"
     lines = ["relative_path\tsplit\tclass_id\tsha256"]
     rng = np.random.default_rng(0)
-    for i in range(1500):
-        split, wnid = ("train" if i < 1000 else "val"), f"n0{i % 10}"
+    for i in range(30):
+        split, wnid = ("train" if i < 20 else "val"), f"n0{i % 10}"
         p = base / split / wnid / f"im{i}.JPEG"
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_bytes(bytes(rng.integers(0, 256, 8, dtype=np.uint8)))  # contents only hashed here
         lines.append(f"{split}/{wnid}/{p.name}\t{split}\t{i % 10}\t{hashlib.sha256(p.read_bytes()).hexdigest()}")
     (base / "LABELS.tsv").write_text("\n".join(lines) + "\n")
     val = d.labelled_images("imagewoof320", "val")
-    assert len(val) == 500 and val[0] == (base / "val/n00/im1000.JPEG", 0)
+    assert len(val) == 10 and val[0] == (base / "val/n00/im20.JPEG", 0)
     assert d.verify("imagewoof320")["checked"] == "sha256"
-    (base / "val/n00/im1000.JPEG").write_bytes(b"changed")
-    with pytest.raises(d.DataError, match="im1000.JPEG does not match .*LABELS.tsv"):
+    (base / "val/n00/im20.JPEG").write_bytes(b"changed")
+    with pytest.raises(d.DataError, match="im20.JPEG does not match .*LABELS.tsv"):
         d.verify("imagewoof320")
     with pytest.raises(d.DataError, match="no rows for split 'test'"):
         d.labelled_images("imagewoof320", "test")
+
+
+def test_pairs_dataset_returns_real_pairs(isolated, monkeypatch):
+    monkeypatch.setitem(d.DATASETS._items, "realsr", dataclasses.replace(d.spec("RealSR"), count=2))
+    base = isolated["env"] / "realsr/NTIRE2019_RealSR_val"
+    rng = np.random.default_rng(4)
+    for n in ("cam1_01", "cam2_09"):
+        for sub in ("HR", "LR"):
+            (base / sub).mkdir(parents=True, exist_ok=True)
+            Image.fromarray(rng.integers(0, 256, (30, 34, 3), dtype=np.uint8)).save(base / sub / f"{n}.webp", lossless=True)
+    pairs = d.lr_pairs("RealSR", 4)
+    assert [s for s, _, _ in pairs] == ["cam1_01", "cam2_09"]
+    assert all(lr.shape == hr.shape == (30, 34, 3) and not np.array_equal(lr, hr) for _, lr, hr in pairs)
+    assert np.array_equal(pairs[0][1], d.load_image(base / "LR/cam1_01.webp"))
+    b = d.PatchSampler(pairs, 4, patch=16, batch=2, same_size=True).batch(0)
+    assert b["lr"].shape == b["hr"].shape == (2, 3, 16, 16)
+    (base / "LR/cam2_09.webp").unlink()
+    d.IMAGE_CACHE.clear()
+    with pytest.raises(d.DataError, match="LR file .*cam2_09.webp is missing"):
+        d.lr_pairs("RealSR", 4)
