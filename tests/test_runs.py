@@ -1,0 +1,109 @@
+"""Run store: hashing, reuse of finished runs, force, and half-written runs."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from srlib import runs
+import srlib.train
+
+torch.set_num_threads(1)
+
+
+def tiny_config(**changes) -> dict:
+    config = {
+        "model": {"name": "srcnn", "args": {"n1": 4, "n2": 4, "f1": 3, "f2": 1, "f3": 3}},
+        "scale": 2,
+        "loss": {"name": "l1"},
+        "data": {"train": "Set5", "patch": 8, "batch": 2},
+        "optimizer": {"name": "adam", "lr": 1e-3},
+        "iterations": 4,
+        "eval": {"sets": ["Set5"]},
+        "checkpoint_every": 2,
+        "seed": 0,
+        "threads": 1,
+        "device": "cpu",
+    }
+    config.update(changes)
+    return config
+
+
+def fake_evaluate(model, name, max_images=None):
+    """Stand-in metric (keeps the test fast): mean absolute weight, a function of the weights."""
+    w = torch.cat([p.detach().flatten() for p in model.parameters()])
+    return {"psnr": float(w.abs().mean()), "ssim": 0.5}
+
+
+@pytest.fixture
+def store(tmp_path):
+    return {"root": tmp_path / "runs", "checkpoint_root": tmp_path / "ckpt", "progress": False, "evaluate": fake_evaluate}
+
+
+def test_hash_is_stable_and_key_order_free():
+    a = tiny_config()
+    b = json.loads(json.dumps(a))
+    b = dict(reversed(list(b.items())))
+    assert runs.run_hash(a) == runs.run_hash(b)
+    assert len(runs.run_hash(a)) == 16
+    assert runs.run_hash(a) != runs.run_hash(tiny_config(seed=1))
+    assert runs.run_hash(a) != runs.run_hash(tiny_config(optimizer={"name": "adam", "lr": 2e-3}))
+    with pytest.raises(TypeError, match="plain JSON"):
+        runs.run_hash(tiny_config(seed=object()))
+
+
+def test_finished_run_is_returned_without_training(store, monkeypatch):
+    calls = []
+    real_train = srlib.train.train
+    monkeypatch.setattr(srlib.train, "train", lambda *a, **k: calls.append(1) or real_train(*a, **k))
+    run = runs.get_or_train(tiny_config(), "unit", **store)
+    assert calls == [1]
+    assert run.finished and run.final["iterations"] == 4 and run.final["hash"] == run.dir.name
+    assert set(run.log.columns) >= {"iteration", "loss", "lr", "seconds"}
+    assert (run.dir / "checkpoint.pt").exists()  # small: kept next to the results
+    again = runs.get_or_train(tiny_config(), "unit", **store)
+    assert calls == [1] and again.dir == run.dir and again.final == run.final
+    model = again.load_model()
+    assert model.body[0].out_channels == 4 and not model.training
+    found = runs.find("unit", root=store["root"], seed=0, model__name="srcnn")
+    assert [r.dir for r in found] == [run.dir]
+    assert runs.find("unit", root=store["root"], seed=1) == []
+
+
+def test_force_retrains(store, monkeypatch):
+    run = runs.get_or_train(tiny_config(), "unit", **store)
+    first = run.final["finished_at"], (run.dir / "final.json").stat().st_mtime_ns
+    calls = []
+    real_train = srlib.train.train
+    monkeypatch.setattr(srlib.train, "train", lambda *a, **k: calls.append(k.get("resume")) or real_train(*a, **k))
+    again = runs.get_or_train(tiny_config(), "unit", force=True, **store)
+    assert calls == [True] and again.dir == run.dir
+    assert (again.dir / "final.json").stat().st_mtime_ns != first[1]
+    # deterministic on CPU: the retrained run has the same weights
+    assert again.final["metrics"] == run.final["metrics"]
+
+
+def test_half_written_run_is_resumed_not_taken_as_finished(store, monkeypatch):
+    config = tiny_config()
+    run = runs.get_or_train(config, "unit", **store)
+    expected = run.final["metrics"]
+    (run.dir / "final.json").unlink()  # as if killed before final.json was written
+    assert runs.find("unit", root=store["root"]) == []
+    calls = []
+    real_train = srlib.train.train
+    monkeypatch.setattr(srlib.train, "train", lambda *a, **k: calls.append(1) or real_train(*a, **k))
+    again = runs.get_or_train(config, "unit", **store)
+    assert calls == [1] and again.finished and again.final["metrics"] == expected
+
+
+def test_large_checkpoint_goes_under_checkpoint_root(store):
+    run = runs.get_or_train(tiny_config(), "unit", checkpoint_limit_mb=0.0, **store)
+    assert not (run.dir / "checkpoint.pt").exists()
+    assert run.checkpoint_path == store["checkpoint_root"] / "unit" / run.dir.name / "checkpoint.pt"
+    assert run.load_model() is not None
+
+
+def test_bad_experiment_name(store):
+    with pytest.raises(ValueError, match="plain name"):
+        runs.get_or_train(tiny_config(), "../x", **store)

@@ -1,0 +1,203 @@
+"""Trainer: divergence handling, phases, schedules, clipping, config checks, and a tiny real run."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn as nn
+
+from srlib.losses.pixel import L1Loss, L2Loss, to_model_colors
+from srlib.train import Phase, Trainer, TrainingDiverged, apply_overrides, check_config, total_iterations
+
+torch.set_num_threads(1)
+
+
+class TwoBlocks(nn.Module):
+    """Tiny same-size RGB model with two named blocks (for phase tests)."""
+
+    scale, colors, pre_upsample = 1, 3, False
+
+    def __init__(self):
+        super().__init__()
+        self.block1 = nn.Conv2d(3, 3, 3, padding=1)
+        self.block2 = nn.Conv2d(3, 3, 3, padding=1)
+
+    def forward(self, x):
+        return x + self.block2(torch.relu(self.block1(x)))
+
+
+def random_batches(i: int) -> dict:
+    g = torch.Generator().manual_seed(1000 + i)
+    hr = torch.rand(4, 3, 12, 12, generator=g)
+    return {"lr": (hr + 0.05 * torch.randn(hr.shape, generator=g)).clamp(0, 1), "hr": hr}
+
+
+def snapshot(module: nn.Module) -> dict:
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+class NaNAt(nn.Module):
+    """L1 loss that turns NaN at one iteration."""
+
+    def __init__(self, at: int):
+        super().__init__()
+        self.at = at
+
+    def forward(self, model, batch, iteration):
+        loss = (model(batch["lr"]) - batch["hr"]).abs().mean()
+        return (loss * float("nan") if iteration == self.at else loss), {}
+
+
+def test_nan_loss_stops_with_message_and_keeps_last_good_checkpoint(tmp_path):
+    torch.manual_seed(0)
+    ckpt = tmp_path / "checkpoint.pt"
+    t = Trainer(TwoBlocks(), NaNAt(25), random_batches, iterations=40, lr=1e-3, checkpoint_every=10,
+                checkpoint_path=ckpt, log_path=tmp_path / "log.csv", progress=False, threads=1)
+    with pytest.raises(TrainingDiverged) as err:
+        t.fit()
+    msg = str(err.value)
+    assert "iteration 25" in msg and "nan" in msg and "lower learning rate" in msg and "clip" in msg
+    assert "iteration 20" in msg  # names the checkpoint it kept
+    state = torch.load(ckpt, weights_only=False)
+    assert state["iteration"] == 20
+    assert all(torch.isfinite(v).all() for v in state["model"].values())
+    assert not list(tmp_path.glob(".*.tmp"))  # no temp files left behind
+
+
+def test_phases_train_only_their_prefixes_with_their_lr():
+    torch.manual_seed(0)
+    model = TwoBlocks()
+    seen = {}
+
+    def on_start(trainer, k):
+        seen[k] = (trainer.iteration, snapshot(trainer.model), trainer.current_lr)
+
+    phases = [
+        Phase(iterations=5, trainable=["block1"], lr=1e-2, on_phase_start=on_start),
+        Phase(iterations=5, trainable=["block2"], lr=1e-3, on_phase_start=on_start),
+        Phase(iterations=5, trainable=None, lr=1e-4, on_phase_start=on_start),
+    ]
+    t = Trainer(model, L1Loss(), random_batches, phases=phases, progress=False, threads=1)
+    t.fit()
+    end = snapshot(model)
+    assert [seen[k][0] for k in range(3)] == [0, 5, 10]
+    assert [seen[k][2] for k in range(3)] == [1e-2, 1e-3, 1e-4]
+    s0, s1, s2 = (seen[k][1] for k in range(3))
+    # phase 1 changed block1 only, phase 2 block2 only, phase 3 both
+    assert not torch.equal(s0["block1.weight"], s1["block1.weight"])
+    assert torch.equal(s0["block2.weight"], s1["block2.weight"])
+    assert torch.equal(s1["block1.weight"], s2["block1.weight"])
+    assert not torch.equal(s1["block2.weight"], s2["block2.weight"])
+    assert not torch.equal(s2["block1.weight"], end["block1.weight"])
+    assert not torch.equal(s2["block2.weight"], end["block2.weight"])
+
+
+def test_frozen_prefix_never_changes():
+    torch.manual_seed(0)
+    model = TwoBlocks()
+    before = snapshot(model)
+    Trainer(model, L1Loss(), random_batches, iterations=5, lr=1e-2, frozen=["block1."], progress=False, threads=1).fit()
+    assert torch.equal(before["block1.weight"], model.block1.weight)
+    assert not torch.equal(before["block2.weight"], model.block2.weight)
+
+
+def test_step_schedule_and_log_columns(tmp_path):
+    torch.manual_seed(0)
+    t = Trainer(TwoBlocks(), L1Loss(), random_batches, iterations=12, lr=1e-2, schedule={"name": "step", "step_size": 5, "gamma": 0.1},
+                log_every=1, log_path=tmp_path / "log.csv", progress=False, threads=1)
+    t.fit()
+    lrs = [r["lr"] for r in t.log]
+    assert lrs[3] == pytest.approx(1e-2) and lrs[6] == pytest.approx(1e-3) and lrs[11] == pytest.approx(1e-4)
+    header = (tmp_path / "log.csv").read_text().splitlines()[0].split(",")
+    assert header[:4] == ["iteration", "loss", "lr", "seconds"]
+
+
+def test_gradient_value_clipping_divided_by_lr_bounds_sgd_update():
+    torch.manual_seed(0)
+    model = TwoBlocks()
+    before = snapshot(model)
+    # VDSR-style: clip gradients to max/lr, so one SGD step moves each weight by at most max
+    t = Trainer(model, L1Loss(), lambda i: {k: v * 1e3 for k, v in random_batches(i).items()}, iterations=1, optimizer="sgd",
+                lr=0.5, clip={"mode": "value", "max": 1e-4, "divide_by_lr": True}, progress=False, threads=1)
+    t.fit()
+    step = (model.block2.weight - before["block2.weight"]).abs().max().item()
+    assert 0.9e-4 < step <= 1e-4 + 1e-7  # gradients were large: the bound is what limited the step
+
+
+def test_plateau_on_loss_and_adadelta_run():
+    torch.manual_seed(0)
+    t = Trainer(TwoBlocks(), L1Loss(), random_batches, iterations=6, optimizer="adadelta", lr=1.0,
+                optimizer_args={"rho": 0.9, "eps": 1e-6},
+                schedule={"name": "plateau", "monitor": "loss", "every": 2, "patience": 0, "factor": 0.5}, progress=False, threads=1)
+    t.fit()
+    assert isinstance(t.optimizer, torch.optim.Adadelta)
+    assert t.current_lr <= 1.0
+
+
+def test_bad_configs_have_clear_errors():
+    with pytest.raises(ValueError, match="iters_per_epoch"):
+        total_iterations({"epochs": 3})
+    assert total_iterations({"epochs": 3, "iters_per_epoch": 50}) == 150
+    with pytest.raises(ValueError, match="unknown config keys"):
+        check_config({"model": {"name": "srcnn"}, "scale": 2, "loss": {"name": "l1"}, "data": {}, "iterations": 1, "lr": 1})
+    with pytest.raises(ValueError, match="optimizer"):
+        Trainer(TwoBlocks(), L1Loss(), random_batches, iterations=1, optimizer="rmsprop")
+    with pytest.raises(ValueError, match="no CUDA GPU") if not torch.cuda.is_available() else pytest.raises(AssertionError):
+        Trainer(TwoBlocks(), L1Loss(), random_batches, iterations=1, device="cuda")
+        raise AssertionError
+    with pytest.raises(TypeError, match="'lr' and 'hr'"):
+        Trainer(TwoBlocks(), L1Loss(), lambda i: {"x": 1}, iterations=1, progress=False, threads=1).fit()
+
+
+def test_apply_overrides_parses_json_and_dotted_keys():
+    c = apply_overrides({"optimizer": {"lr": 1e-4}, "iterations": 10}, ["optimizer.lr=3e-4", "iterations=20", "eval.sets=[\"Set5\"]", "notes=hello"])
+    assert c == {"optimizer": {"lr": 3e-4}, "iterations": 20, "eval": {"sets": ["Set5"]}, "notes": "hello"}
+
+
+def test_y_models_get_y_batches():
+    from srlib.degrade import rgb_to_y_torch
+
+    class YModel(nn.Module):
+        colors = 1
+
+    x = torch.rand(2, 3, 5, 5)
+    assert torch.equal(to_model_colors(x, YModel()), rgb_to_y_torch(x))
+    assert to_model_colors(x, TwoBlocks()) is x
+
+
+def srcnn_at_bicubic(model: nn.Module) -> nn.Module:
+    """Initialise SRCNN so that one path through it is the identity (output = its bicubic input).
+
+    One filter of each layer becomes a centred delta and the last layer's other inputs start at
+    zero; the rest keeps PyTorch's default init. Training then has to improve on bicubic.
+    """
+    c1, c2, c3 = model.body[0], model.body[2], model.body[4]
+    with torch.no_grad():
+        c1.weight[0].zero_()
+        c1.weight[0, 0, c1.kernel_size[0] // 2, c1.kernel_size[1] // 2] = 1
+        c1.bias[0] = 0
+        c2.weight[:, 0].zero_()
+        c2.weight[0].zero_()
+        c2.weight[0, 0, c2.kernel_size[0] // 2, c2.kernel_size[1] // 2] = 1
+        c2.bias[0] = 0
+        c3.weight.zero_()
+        c3.weight[0, 0, c3.kernel_size[0] // 2, c3.kernel_size[1] // 2] = 1
+        c3.bias.zero_()
+    return model
+
+
+@pytest.mark.slow
+def test_srcnn_x2_on_t91_beats_bicubic_on_set5():
+    """SRCNN 9-1-5 (Y), identity-at-bicubic init, Adam 3e-4, 200 iterations of 16 LR patches 16x16."""
+    from srlib import data, models
+
+    torch.manual_seed(0)
+    model = srcnn_at_bicubic(models.build("srcnn", scale=2, colors=1, f2=1))
+    sampler = data.PatchSampler(data.lr_pairs("T91", 2), 2, patch=16, batch=16, seed=0)
+    t = Trainer(model, L2Loss(), sampler.batch,
+                iterations=200, lr=3e-4, eval_sets=["Set5"], progress=False, threads=1, device="cpu")
+    final = t.fit()
+    psnr = final["metrics"]["Set5"]["psnr"]
+    assert math.isfinite(final["final_loss"])
+    assert psnr > 33.66 + 0.3, f"Set5 x2 PSNR {psnr:.2f} dB is not above bicubic (33.66 dB)"
