@@ -365,9 +365,24 @@ def frame_viewer(frames, labels: Sequence | None = None, *, axes=None, controls:
 # ------------------------------------------------------------------------------- claims
 
 
-def bicubic_claim_rows(csv_path: Path, tol_psnr: float = 0.05, tol_ssim: float = 0.002) -> list[dict]:
-    """The evaluation chapter's claim: our bicubic PSNR/SSIM match the papers' bicubic rows."""
+def plain_table(df, decimals: int = 4):
+    """A DataFrame as a readable HTML table: no index column, padded cells, fixed decimals."""
+    return (df.style.format(precision=decimals).hide(axis="index")
+            .set_table_styles([{"selector": "td, th", "props": "padding: 0.15em 0.7em; text-align: left;"}]))
+
+
+def bicubic_claim_rows(csv_path: Path, tol_psnr: float | None = None, tol_ssim: float | None = None) -> list[dict]:
+    """The evaluation chapter's claim: our bicubic PSNR/SSIM match the papers' bicubic rows.
+
+    Tolerances default to those of ``python -m srlib bicubic`` (``srlib.metrics.PSNR_TOLERANCE``,
+    ``SSIM_TOLERANCE``).
+    """
     import pandas as pd
+
+    from srlib import metrics
+
+    tol_psnr = metrics.PSNR_TOLERANCE if tol_psnr is None else tol_psnr
+    tol_ssim = metrics.SSIM_TOLERANCE if tol_ssim is None else tol_ssim
 
     claim = (f"Bicubic baseline PSNR/SSIM (Y channel, shave = scale) equals the papers' bicubic rows "
              f"within {tol_psnr} dB / {tol_ssim}")

@@ -187,10 +187,17 @@ def _open(cdp: CDP, url: str):
 
 
 def _screenshot(cdp: CDP, path: Path, clip: dict | None = None) -> bytes:
-    if clip is None:
-        height = int(cdp.eval("Math.ceil(document.documentElement.scrollHeight)"))
-        clip = {"x": 0, "y": 0, "width": WIDTH, "height": min(height, 12000)}
-    shot = cdp.send("Page.captureScreenshot", format="png", captureBeyondViewport=True, clip={**clip, "scale": 1})
+    if clip is None:  # full page: make the viewport as tall as the page (stable layout), shoot, restore
+        height = min(int(cdp.eval("Math.ceil(document.documentElement.scrollHeight)")), 12000)
+        cdp.send("Emulation.setDeviceMetricsOverride", width=WIDTH, height=height, deviceScaleFactor=1, mobile=False)
+        cdp.eval("window.scrollTo(0, 0)")
+        time.sleep(0.5)
+        try:
+            shot = cdp.send("Page.captureScreenshot", format="png")
+        finally:
+            cdp.send("Emulation.setDeviceMetricsOverride", width=WIDTH, height=900, deviceScaleFactor=1, mobile=False)
+    else:
+        shot = cdp.send("Page.captureScreenshot", format="png", captureBeyondViewport=True, clip={**clip, "scale": 1})
     data = base64.b64decode(shot["data"])
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
