@@ -3,9 +3,10 @@
 ``imresize`` reproduces MATLAB's ``imresize(img, scale, 'bicubic')``: cubic kernel with
 a = -0.5, kernel widened by 1/s when shrinking (antialiasing), symmetric padding of the
 sample indices at the borders, one dimension at a time (the dimension with the smaller scale
-first), output size ``ceil(in * scale)``. Each dimension's resampling is a precomputed dense
-weight matrix (MATLAB's "contributions"), so a resize is two matrix products; the torch path
-uses the very same matrices, cached per (in_size, out_size, scale).
+first), output size ``ceil(in * scale)``. Each dimension's resampling is a precomputed weight
+matrix (MATLAB's "contributions"), so a resize is two matrix products: sparse (CSR) ones in
+numpy, dense torch matmuls in ``imresize_torch`` (same weights, cached per (in_size,
+out_size, scale) and per dtype/device).
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from .conventions import Y_COEFFS, Y_OFFSET
 __all__ = [
     "cubic",
     "resize_weights",
+    "clear_weight_cache",
     "imresize",
     "imresize_uint8",
     "imresize_torch",
@@ -85,6 +87,14 @@ def resize_weights(in_size: int, out_size: int, scale: float) -> np.ndarray:
     return mat
 
 
+@lru_cache(maxsize=512)
+def _sparse_weights(in_size: int, out_size: int, scale: float):
+    """:func:`resize_weights` as a CSR matrix (only ceil(width) + 2 non-zeros a row): the numpy path."""
+    from scipy.sparse import csr_matrix
+
+    return csr_matrix(resize_weights(in_size, out_size, scale))
+
+
 def _plan(in_hw, scale=None, output_shape=None):
     """MATLAB's output size and per-dimension scales, and the order of dimensions."""
     if (scale is None) == (output_shape is None):
@@ -125,11 +135,11 @@ def imresize(img, scale=None, output_shape=None) -> np.ndarray:
     a = a.astype(np.float64, copy=False)
     out_hw, scales, order = _plan(a.shape[:2], scale, output_shape)
     for dim in order:
-        w = resize_weights(a.shape[dim], out_hw[dim], scales[dim])
-        if dim == 0:
-            a = np.tensordot(w, a, axes=(1, 0))
-        else:
-            a = np.moveaxis(np.tensordot(w, a, axes=(1, 1)), 0, 1)
+        w = _sparse_weights(a.shape[dim], out_hw[dim], scales[dim])
+        moved = np.moveaxis(a, dim, 0)
+        rest = moved.shape[1:]
+        out = w @ moved.reshape(moved.shape[0], -1)  # sparse (out, in) @ dense (in, rest)
+        a = np.moveaxis(np.asarray(out).reshape((out_hw[dim],) + rest), 0, dim)
     return np.ascontiguousarray(a)
 
 
@@ -157,6 +167,13 @@ def _torch_weights(in_size, out_size, scale, dtype, device):
             _TORCH_WEIGHTS.clear()
         _TORCH_WEIGHTS[key] = w
     return w
+
+
+def clear_weight_cache() -> None:
+    """Forget every cached weight matrix (numpy, sparse and torch); for benchmarks and memory."""
+    resize_weights.cache_clear()
+    _sparse_weights.cache_clear()
+    _TORCH_WEIGHTS.clear()
 
 
 def imresize_torch(x, scale=None, size=None):
