@@ -123,7 +123,7 @@ register(
         "model": {"name": "srcnn", "args": {"colors": 1}, "label": "SRCNN 9-5-5"},
         "scale": 2,
         "loss": {"name": "mse"},
-        "data": {"train": "T91", "patch": 33, "batch": 16, "augment": True},
+        "data": {"train": "T91", "patch": 17, "batch": 16, "augment": True},  # LR 17 = HR 34 (the paper: 33)
         "optimizer": {"name": "adam", "lr": 1e-3},
         "iterations": 2000,
         "eval": {"sets": ["Set5"], "every": 500},

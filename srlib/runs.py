@@ -173,7 +173,7 @@ def _lookup(config: dict, dotted: str):
 _MISSING = object()
 
 
-def find(experiment: str, root=None, finished: bool = True, **filters) -> list[Run]:
+def find(experiment: str, root=None, finished: bool = True, checkpoint_root=None, **filters) -> list[Run]:
     """Runs of ``experiment`` whose config matches ``filters``, oldest first.
 
     Nested keys use ``__``: ``find("pspl", model__name="edsr", seed=0)`` matches
@@ -186,7 +186,7 @@ def find(experiment: str, root=None, finished: bool = True, **filters) -> list[R
     for d in sorted(base.iterdir()):
         if not (d / "config.json").exists() or (finished and not (d / "final.json").exists()):
             continue
-        run = Run(d)
+        run = Run(d, checkpoint_root)
         if all(_lookup(run.config, k.replace("__", ".")) == v for k, v in filters.items()):
             out.append(run)
     out.sort(key=lambda r: (r.dir / ("final.json" if r.finished else "config.json")).stat().st_mtime)

@@ -107,3 +107,25 @@ def test_large_checkpoint_goes_under_checkpoint_root(store):
 def test_bad_experiment_name(store):
     with pytest.raises(ValueError, match="plain name"):
         runs.get_or_train(tiny_config(), "../x", **store)
+
+
+def test_cli_train_then_eval(tmp_path, capsys, monkeypatch):
+    from srlib.__main__ import main
+
+    monkeypatch.setenv("SRLIB_PROFILE", "smoke")
+    root = tmp_path / "runs"
+    tiny = ['model.args={"colors": 1, "n1": 4, "n2": 4, "f1": 3, "f2": 1, "f3": 3}', "iterations=3", "data.patch=8",
+            "data.train=Set5", "eval.max_images=1", "threads=1", "device=cpu", "checkpoint_every=0"]
+    argv = ["train", "--experiment", "engine.srcnn_x2", "--root", str(root), "--no-progress"]
+    for s in tiny:
+        argv += ["--set", s]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "profile smoke" in out and "CPU 1 threads" in out and "Set5: PSNR" in out
+    (run_dir,) = (root / "engine.srcnn_x2").iterdir()
+    assert json.loads((run_dir / "config.json").read_text())["iterations"] == 3
+    assert main(["eval", "--run", str(run_dir), "--sets", "Set5", "--max-images", "1", "--device", "cpu"]) == 0
+    assert "Set5: PSNR" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="unknown profile"):
+        monkeypatch.setenv("SRLIB_PROFILE", "gpu")
+        main(argv)
