@@ -237,3 +237,29 @@ def write_claims(rows: Sequence[dict], path) -> Path:
     df = pd.DataFrame(list(rows), columns=["chapter", "claim", "evidence", "verdict"])
     atomic_write_bytes(path, df.to_csv(index=False).encode())
     return path
+
+
+# ----------------------------------------------------------------------------- paired gains
+
+
+def gains(df, keys: Sequence[str], by: str, a, b, values: Sequence[str]) -> "pd.DataFrame":  # noqa: F821
+    """``b - a`` per ``keys`` for each column in ``values`` (e.g. PSPL minus baseline per model and set).
+
+    ``df`` has one row per (keys..., by); rows whose ``by`` is neither ``a`` nor ``b`` are ignored.
+    Missing partners give ``nan``. Returns keys + one ``<value>_gain`` column per value.
+    """
+    import pandas as pd
+
+    missing = [c for c in (*keys, by, *values) if c not in df.columns]
+    if missing:
+        raise KeyError(f"gains: missing column(s) {missing}; have {list(df.columns)}")
+    sub = df[df[by].isin([a, b])]
+    if sub.duplicated([*keys, by]).any():
+        raise ValueError(f"gains: more than one row per {[*keys, by]}")
+    wide = sub.pivot_table(index=list(keys), columns=by, values=list(values), aggfunc="first")
+    out = pd.DataFrame(index=wide.index)
+    for v in values:
+        pa = wide[(v, a)] if (v, a) in wide.columns else np.nan
+        pb = wide[(v, b)] if (v, b) in wide.columns else np.nan
+        out[f"{v}_gain"] = pb - pa
+    return out.reset_index()

@@ -117,3 +117,15 @@ def test_write_claims_round_trip(tmp_path):
     assert list(df.columns) == ["chapter", "claim", "evidence", "verdict"] and df["verdict"][0] == "supported"
     with pytest.raises(ValueError):
         cv.claims_rows("pspl", [("x", {"verdict": "yes", "evidence": ""})])
+
+
+def test_gains_per_key():
+    df = pd.DataFrame({"model": ["m", "m", "m", "m", "n"], "set": ["S", "S", "T", "T", "S"],
+                       "method": ["base", "pspl", "base", "pspl", "base"],
+                       "psnr": [30.0, 30.5, 27.0, 26.9, 25.0], "ssim": [0.8, 0.81, 0.7, 0.7, 0.6]})
+    g = cv.gains(df, ["model", "set"], "method", "base", "pspl", ["psnr", "ssim"]).set_index(["model", "set"])
+    assert g.loc[("m", "S"), "psnr_gain"] == pytest.approx(0.5)
+    assert g.loc[("m", "T"), "psnr_gain"] == pytest.approx(-0.1)
+    assert math.isnan(g.loc[("n", "S"), "psnr_gain"])
+    with pytest.raises(ValueError):
+        cv.gains(pd.concat([df, df]), ["model", "set"], "method", "base", "pspl", ["psnr"])

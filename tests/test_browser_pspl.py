@@ -1,0 +1,72 @@
+"""The PSPL attention-map explorer in a real browser, without a kernel.
+
+Reuses the fixtures of ``tests/test_browser.py`` (the smoke-profile book, its server and headless
+Chromium; ``SRLIB_BOOK_HTML=_build/html`` checks an existing build). Moves the explorer's
+``step`` and ``delta`` sliders and checks that the displayed frame changes each time.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+
+import pytest
+
+from test_browser import SCREENSHOTS, _open, _screenshot, browser, built_book, server  # noqa: F401 (fixtures)
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+PAGE = "book/pspl/attention.html"
+VIEWER = ".srlib-frame-viewer"
+
+
+def _visible_src(cdp) -> str:
+    return cdp.eval(f"""(() => {{
+        const imgs = [...document.querySelectorAll('{VIEWER} img')]
+            .filter(i => i.offsetParent !== null && i.getBoundingClientRect().width > 0);
+        return imgs.length === 1 ? imgs[0].src : 'visible images: ' + imgs.length;
+    }})()""")
+
+
+def _focus_slider(cdp, label: str) -> bool:
+    return cdp.eval(f"""(() => {{
+        const c = [...document.querySelectorAll('{VIEWER} ~ * .srlib-frame-control, .srlib-frame-control')]
+            .find(el => (el.querySelector('.widget-label') || {{}}).textContent?.trim() === {json.dumps(label)});
+        const h = c && c.querySelector('.noUi-handle');
+        if (!h) return false; h.scrollIntoView(); h.focus(); return document.activeElement === h;
+    }})()""")
+
+
+def _clip(cdp) -> dict:
+    return cdp.eval(f"""(() => {{ const r = document.querySelector('{VIEWER}').getBoundingClientRect();
+        return {{x: r.left + window.scrollX, y: r.top + window.scrollY, width: r.width, height: r.height}}; }})()""")
+
+
+def test_pspl_explorer_sliders_change_the_frame(browser, server):  # noqa: F811
+    _open(browser, server + PAGE)
+    assert browser.eval("document.querySelector('h1') && document.querySelector('h1').textContent"), "no heading"
+    browser.wait_for(f"document.querySelectorAll('{VIEWER} img').length > 0", 60, "the PSPL explorer to render")
+    labels = browser.eval("[...document.querySelectorAll('.srlib-frame-control .widget-label')].map(l => l.textContent.trim())")
+    for axis in ("image", "step", "delta", "gamma", "mu"):
+        assert axis in labels, f"explorer control {axis!r} missing; controls: {labels}"
+    browser.eval(f"document.querySelector('{VIEWER}').scrollIntoView()")
+    time.sleep(0.3)
+    _screenshot(browser, SCREENSHOTS / "pspl-explorer.png", _clip(browser))
+    seen = {_visible_src(browser)}
+    assert next(iter(seen)).startswith(("data:", "blob:", "http")), seen
+    for axis in ("step", "delta"):
+        before = _visible_src(browser)
+        before_png = _screenshot(browser, None, _clip(browser))
+        assert _focus_slider(browser, axis), f"slider handle of {axis!r} not found"
+        for kind in ("keyDown", "keyUp"):
+            browser.send("Input.dispatchKeyEvent", type=kind, key="ArrowRight", code="ArrowRight",
+                         windowsVirtualKeyCode=39, nativeVirtualKeyCode=39)
+        after = browser.wait_for(f"""(() => {{ const imgs = [...document.querySelectorAll('{VIEWER} img')]
+            .filter(i => i.offsetParent !== null); return imgs.length === 1 && imgs[0].src !== {json.dumps(before)}
+            ? imgs[0].src : null; }})()""", 10, f"the frame to change after moving {axis}")
+        assert after not in seen, f"moving {axis} showed a frame already seen"
+        seen.add(after)
+        time.sleep(0.3)
+        after_png = _screenshot(browser, None, _clip(browser))
+        assert hashlib.sha256(before_png).digest() != hashlib.sha256(after_png).digest(), \
+            f"{axis} moved but the explorer looks the same"
