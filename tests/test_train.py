@@ -201,3 +201,25 @@ def test_srcnn_x2_on_t91_beats_bicubic_on_set5():
     psnr = final["metrics"]["Set5"]["psnr"]
     assert math.isfinite(final["final_loss"])
     assert psnr > 33.66 + 0.3, f"Set5 x2 PSNR {psnr:.2f} dB is not above bicubic (33.66 dB)"
+
+
+def test_lapsrn_multilevel_loss_is_charbonnier_summed_over_levels():
+    from srlib import losses, models
+    from srlib.degrade import imresize_torch
+    from srlib.losses.pixel import charbonnier
+
+    torch.manual_seed(0)
+    model = models.build("lapsrn", scale=4, colors=1, depth=1, n_feats=4)
+    hook = losses.build("lapsrn-multilevel")
+    hr = torch.rand(2, 3, 16, 16)
+    batch = {"lr": imresize_torch(hr, size=(4, 4)), "hr": hr}
+    loss, logs = hook(model, batch, 0)
+    y_lr, y_hr = to_model_colors(batch["lr"], model), to_model_colors(hr, model)
+    x2, x4 = model.forward_levels(y_lr)
+    expected = charbonnier(x2, imresize_torch(y_hr, size=(8, 8))) + charbonnier(x4, y_hr)
+    assert sorted(logs) == ["level1", "level2"]
+    assert torch.allclose(loss, expected)
+    with pytest.raises(TypeError, match="forward_levels"):
+        hook(TwoBlocks(), random_batches(0), 0)
+    assert losses.build("mse").__class__ is losses.build("l2").__class__
+    assert losses.build("charbonnier").eps == 1e-3
