@@ -6,6 +6,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PROFILE ?= $(or $(SRLIB_PROFILE),cpu)
 export PYTHONUNBUFFERED := 1
+# progress bars only on a terminal (CI logs stay readable)
+QUIET := $(if $(CI),--quiet,)
 
 .PHONY: book test venv data vendor browser bench clean help
 
@@ -24,7 +26,7 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	touch $@
 
 data: venv
-	$(PY) -m srlib data prepare
+	$(PY) -m srlib data prepare $(QUIET)
 
 vendor: venv
 	$(PY) -m srlib.book vendor
