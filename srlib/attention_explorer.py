@@ -30,7 +30,7 @@ import torch
 
 from srlib.losses.pspl import GAMMA, MU, attention_map, similarity_map
 
-PANELS = ("SR", "HR", "|SR − HR|", "M_s (SSIM map)", "M_a (attention)")
+PANELS = ("SR", "HR", "|SR - HR|", "M_s (SSIM map)", "M_a (attention)")  # ASCII: the PIL default font
 
 
 # ----------------------------------------------------------------------------- snapshots

@@ -42,6 +42,18 @@ def _clip(cdp) -> dict:
         return {{x: r.left + window.scrollX, y: r.top + window.scrollY, width: r.width, height: r.height}}; }})()""")
 
 
+def _save_viewport_shot(cdp, path):
+    """Screenshot of the viewport with the explorer scrolled to the top (the page is long: no beyond-viewport capture)."""
+    import base64
+
+    cdp.eval(f"window.scrollTo(0, document.querySelector('{VIEWER}').parentElement.getBoundingClientRect().top + window.scrollY - 10)")
+    time.sleep(0.5)
+    data = base64.b64decode(cdp.send("Page.captureScreenshot", format="png")["data"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return data
+
+
 def test_pspl_explorer_sliders_change_the_frame(browser, server):  # noqa: F811
     _open(browser, server + PAGE)
     assert browser.eval("document.querySelector('h1') && document.querySelector('h1').textContent"), "no heading"
@@ -50,8 +62,10 @@ def test_pspl_explorer_sliders_change_the_frame(browser, server):  # noqa: F811
     for axis in ("image", "step", "delta", "gamma", "mu"):
         assert axis in labels, f"explorer control {axis!r} missing; controls: {labels}"
     browser.eval(f"document.querySelector('{VIEWER}').scrollIntoView()")
-    time.sleep(0.3)
-    _screenshot(browser, SCREENSHOTS / "pspl-explorer.png", _clip(browser))
+    browser.wait_for(f"""(() => {{ const i = [...document.querySelectorAll('{VIEWER} img')].find(i => i.offsetParent !== null);
+        return !!i && i.complete && i.naturalWidth > 0; }})()""", 30, "the first frame to be decoded")
+    time.sleep(0.5)
+    _save_viewport_shot(browser, SCREENSHOTS / "pspl-explorer.png")
     seen = {_visible_src(browser)}
     assert next(iter(seen)).startswith(("data:", "blob:", "http")), seen
     for axis in ("step", "delta"):
