@@ -77,7 +77,7 @@ def test_pspl_explorer_sliders_change_the_frame(browser, server):  # noqa: F811
                          windowsVirtualKeyCode=39, nativeVirtualKeyCode=39)
         after = browser.wait_for(f"""(() => {{ const imgs = [...document.querySelectorAll('{VIEWER} img')]
             .filter(i => i.offsetParent !== null); return imgs.length === 1 && imgs[0].src !== {json.dumps(before)}
-            ? imgs[0].src : null; }})()""", 10, f"the frame to change after moving {axis}")
+            ? imgs[0].src : null; }})()""", 30, f"the frame to change after moving {axis}")
         assert after not in seen, f"moving {axis} showed a frame already seen"
         seen.add(after)
         time.sleep(0.3)
