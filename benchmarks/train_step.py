@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from srlib import models
-from srlib.losses.pixel import L1Loss
+from srlib.losses.pixel import l1_loss
 from srlib.train import Trainer, default_threads
 
 
@@ -52,7 +52,7 @@ class PlainLoop:
 
 class TrainerLoop:
     def __init__(self, batch, threads, **options):
-        self.t = Trainer(make_model(), L1Loss(), lambda i: batch, iterations=10**9, lr=1e-4, progress=False,
+        self.t = Trainer(make_model(), l1_loss(), lambda i: batch, iterations=10**9, lr=1e-4, progress=False,
                          device="cpu", threads=threads, log_every=10**9, **options)
         self.done = 0
 
@@ -101,7 +101,7 @@ def loop_overhead_us(threads, n=300, repeats=5) -> float:
     plain.model, plain.lr, plain.hr = Tiny(), b["lr"], b["hr"]
     plain.opt = torch.optim.Adam(plain.model.parameters(), lr=1e-4)
     tr = TrainerLoop.__new__(TrainerLoop)
-    tr.t = Trainer(Tiny(), L1Loss(), lambda i: b, iterations=10**9, lr=1e-4, progress=False, device="cpu",
+    tr.t = Trainer(Tiny(), l1_loss(), lambda i: b, iterations=10**9, lr=1e-4, progress=False, device="cpu",
                    threads=threads, log_every=10**9)
     tr.done = 0
     diffs = []

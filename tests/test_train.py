@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from srlib.losses.pixel import L1Loss, L2Loss, to_model_colors
+from srlib.losses.pixel import l1_loss, l2_loss, to_model_colors
 from srlib.train import Phase, Trainer, TrainingDiverged, apply_overrides, check_config, total_iterations
 
 torch.set_num_threads(1)
@@ -78,7 +78,7 @@ def test_phases_train_only_their_prefixes_with_their_lr():
         Phase(iterations=5, trainable=["block2"], lr=1e-3, on_phase_start=on_start),
         Phase(iterations=5, trainable=None, lr=1e-4, on_phase_start=on_start),
     ]
-    t = Trainer(model, L1Loss(), random_batches, phases=phases, progress=False, threads=1)
+    t = Trainer(model, l1_loss(), random_batches, phases=phases, progress=False, threads=1)
     t.fit()
     end = snapshot(model)
     assert [seen[k][0] for k in range(3)] == [0, 5, 10]
@@ -97,14 +97,14 @@ def test_frozen_prefix_never_changes():
     torch.manual_seed(0)
     model = TwoBlocks()
     before = snapshot(model)
-    Trainer(model, L1Loss(), random_batches, iterations=5, lr=1e-2, frozen=["block1."], progress=False, threads=1).fit()
+    Trainer(model, l1_loss(), random_batches, iterations=5, lr=1e-2, frozen=["block1."], progress=False, threads=1).fit()
     assert torch.equal(before["block1.weight"], model.block1.weight)
     assert not torch.equal(before["block2.weight"], model.block2.weight)
 
 
 def test_step_schedule_and_log_columns(tmp_path):
     torch.manual_seed(0)
-    t = Trainer(TwoBlocks(), L1Loss(), random_batches, iterations=12, lr=1e-2, schedule={"name": "step", "step_size": 5, "gamma": 0.1},
+    t = Trainer(TwoBlocks(), l1_loss(), random_batches, iterations=12, lr=1e-2, schedule={"name": "step", "step_size": 5, "gamma": 0.1},
                 log_every=1, log_path=tmp_path / "log.csv", progress=False, threads=1)
     t.fit()
     lrs = [r["lr"] for r in t.log]
@@ -118,7 +118,7 @@ def test_gradient_value_clipping_divided_by_lr_bounds_sgd_update():
     model = TwoBlocks()
     before = snapshot(model)
     # VDSR-style: clip gradients to max/lr, so one SGD step moves each weight by at most max
-    t = Trainer(model, L1Loss(), lambda i: {k: v * 1e3 for k, v in random_batches(i).items()}, iterations=1, optimizer="sgd",
+    t = Trainer(model, l1_loss(), lambda i: {k: v * 1e3 for k, v in random_batches(i).items()}, iterations=1, optimizer="sgd",
                 lr=0.5, clip={"mode": "value", "max": 1e-4, "divide_by_lr": True}, progress=False, threads=1)
     t.fit()
     step = (model.block2.weight - before["block2.weight"]).abs().max().item()
@@ -127,7 +127,7 @@ def test_gradient_value_clipping_divided_by_lr_bounds_sgd_update():
 
 def test_plateau_on_loss_and_adadelta_run():
     torch.manual_seed(0)
-    t = Trainer(TwoBlocks(), L1Loss(), random_batches, iterations=6, optimizer="adadelta", lr=1.0,
+    t = Trainer(TwoBlocks(), l1_loss(), random_batches, iterations=6, optimizer="adadelta", lr=1.0,
                 optimizer_args={"rho": 0.9, "eps": 1e-6},
                 schedule={"name": "plateau", "monitor": "loss", "every": 2, "patience": 0, "factor": 0.5}, progress=False, threads=1)
     t.fit()
@@ -142,12 +142,12 @@ def test_bad_configs_have_clear_errors():
     with pytest.raises(ValueError, match="unknown config keys"):
         check_config({"model": {"name": "srcnn"}, "scale": 2, "loss": {"name": "l1"}, "data": {}, "iterations": 1, "lr": 1})
     with pytest.raises(ValueError, match="optimizer"):
-        Trainer(TwoBlocks(), L1Loss(), random_batches, iterations=1, optimizer="rmsprop")
+        Trainer(TwoBlocks(), l1_loss(), random_batches, iterations=1, optimizer="rmsprop")
     with pytest.raises(ValueError, match="no CUDA GPU") if not torch.cuda.is_available() else pytest.raises(AssertionError):
-        Trainer(TwoBlocks(), L1Loss(), random_batches, iterations=1, device="cuda")
+        Trainer(TwoBlocks(), l1_loss(), random_batches, iterations=1, device="cuda")
         raise AssertionError
     with pytest.raises(TypeError, match="'lr' and 'hr'"):
-        Trainer(TwoBlocks(), L1Loss(), lambda i: {"x": 1}, iterations=1, progress=False, threads=1).fit()
+        Trainer(TwoBlocks(), l1_loss(), lambda i: {"x": 1}, iterations=1, progress=False, threads=1).fit()
 
 
 def test_apply_overrides_parses_json_and_dotted_keys():
@@ -195,7 +195,7 @@ def test_srcnn_x2_on_t91_beats_bicubic_on_set5():
     torch.manual_seed(0)
     model = srcnn_at_bicubic(models.build("srcnn", scale=2, colors=1, f2=1))
     sampler = data.PatchSampler(data.lr_pairs("T91", 2), 2, patch=16, batch=16, seed=0)
-    t = Trainer(model, L2Loss(), sampler.batch,
+    t = Trainer(model, l2_loss(), sampler.batch,
                 iterations=200, lr=3e-4, eval_sets=["Set5"], progress=False, threads=1, device="cpu")
     final = t.fit()
     psnr = final["metrics"]["Set5"]["psnr"]

@@ -6,6 +6,8 @@ Every loss here is a :class:`PixelLoss` hook: ``loss, logs = hook(model, batch, 
 """
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -47,12 +49,15 @@ def charbonnier(x: torch.Tensor, y: torch.Tensor, eps: float = CHARBONNIER_EPS) 
 
 
 class PixelLoss(nn.Module):
-    """Run the model on ``batch["lr"]`` and compare with ``batch["hr"]`` pixel by pixel."""
+    """Run the model on ``batch["lr"]`` and compare with ``batch["hr"]`` pixel by pixel.
 
-    name = "pixel"
+    ``criterion(sr, hr) -> scalar`` is the per-batch distance (L1, MSE, Charbonnier, ...).
+    """
 
-    def criterion(self, sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
+    def __init__(self, name: str, criterion):
+        super().__init__()
+        self.name = name
+        self.criterion = criterion
 
     def forward(self, model, batch: dict, iteration: int):
         lr = to_model_colors(batch["lr"], model)
@@ -68,36 +73,28 @@ class PixelLoss(nn.Module):
 
 
 @LOSSES.register("l1")
-class L1Loss(PixelLoss):
-    name = "l1"
-
-    def criterion(self, sr, hr):
-        return F.l1_loss(sr, hr)
+def l1_loss() -> PixelLoss:
+    """Mean absolute error (EDSR's loss)."""
+    return PixelLoss("l1", F.l1_loss)
 
 
 @LOSSES.register("l2")
-class L2Loss(PixelLoss):
-    name = "l2"
-
-    def criterion(self, sr, hr):
-        return F.mse_loss(sr, hr)
+def l2_loss() -> PixelLoss:
+    """Mean squared error (SRCNN's, VDSR's loss); also registered as ``mse``."""
+    return PixelLoss("l2", F.mse_loss)
 
 
-LOSSES.register("mse")(L2Loss)
+LOSSES.register("mse")(l2_loss)
 
 
 @LOSSES.register("charbonnier")
-class CharbonnierLoss(PixelLoss):
-    name = "charbonnier"
-
-    def __init__(self, eps: float = CHARBONNIER_EPS):
-        super().__init__()
-        if not eps > 0:
-            raise ValueError(f"charbonnier eps must be > 0, got {eps!r}")
-        self.eps = float(eps)
-
-    def criterion(self, sr, hr):
-        return charbonnier(sr, hr, self.eps)
+def charbonnier_loss(eps: float = CHARBONNIER_EPS) -> PixelLoss:
+    """Charbonnier (robust L1) with LapSRN's ``eps``."""
+    if not eps > 0:
+        raise ValueError(f"charbonnier eps must be > 0, got {eps!r}")
+    hook = PixelLoss("charbonnier", functools.partial(charbonnier, eps=float(eps)))
+    hook.eps = float(eps)
+    return hook
 
 
 @LOSSES.register("lapsrn-multilevel")
