@@ -55,7 +55,7 @@ def snapshot_training(config: dict, iterations: Sequence[int], experiment: str =
     if not its or its[0] < 0 or its[-1] > total:
         raise ValueError(f"snapshot iterations must lie in [0, {total}] (the run's length), got {list(iterations)}")
     key = _snapshot_key(config, its)
-    d = Path(root or runs.DEFAULT_ROOT) / experiment / runs.run_hash(key)
+    d = Path(root or runs.default_root(config)) / experiment / runs.run_hash(key)
     path = d / "snapshots.pt"
     if path.exists() and not force:
         data = torch.load(path, map_location="cpu", weights_only=False)
@@ -69,11 +69,11 @@ def snapshot_training(config: dict, iterations: Sequence[int], experiment: str =
         if it > trainer.iteration:
             trainer.fit(resume=False, until=it)
         states[it] = {k: v.detach().cpu().clone() for k, v in trainer.model.state_dict().items()}
-    from srlib.train import atomic_torch_save, atomic_write_bytes
+    from srlib.atomic import torch_save, write_text
 
     d.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(d / "config.json", (json.dumps(key, indent=2, sort_keys=True) + "\n").encode())
-    atomic_torch_save({"config": config, "iterations": its, "states": states, "seconds": trainer.seconds}, path)
+    write_text(d / "config.json", json.dumps(key, indent=2, sort_keys=True) + "\n")
+    torch_save({"config": config, "iterations": its, "states": states, "seconds": trainer.seconds}, path)
     return {"config": config, "iterations": its, "states": states, "dir": d, "seconds": trainer.seconds}
 
 

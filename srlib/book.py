@@ -130,15 +130,10 @@ class NotebookResult:
 def _atomic_write_notebook(nb, dest: Path) -> None:
     import nbformat
 
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=dest.name + ".", suffix=".tmp", dir=dest.parent)
-    os.close(fd)
-    try:
-        nbformat.write(nb, tmp)
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from srlib.atomic import atomic_open
+
+    with atomic_open(dest, "w", encoding="utf-8") as f:
+        nbformat.write(nb, f)
 
 
 def _describe_failure(source: Path, err) -> str:

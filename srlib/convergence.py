@@ -231,11 +231,11 @@ def write_claims(rows: Sequence[dict], path) -> Path:
     """Write claim rows as CSV (atomically) for :func:`srlib.viz.claims_summary`."""
     import pandas as pd
 
-    from srlib.train import atomic_write_bytes
+    from srlib.atomic import write_text
 
     path = Path(path)
     df = pd.DataFrame(list(rows), columns=["chapter", "claim", "evidence", "verdict"])
-    atomic_write_bytes(path, df.to_csv(index=False).encode())
+    write_text(path, df.to_csv(index=False))
     return path
 
 

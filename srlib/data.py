@@ -28,6 +28,7 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
+from srlib.atomic import atomic_open, write_text
 from srlib.registry import Registry
 
 REPO = Path(__file__).resolve().parents[1]
@@ -271,28 +272,8 @@ def save_png(path, img: np.ndarray) -> None:
     """Write a uint8 (H, W) or (H, W, 3) image as PNG atomically (temp file, then rename)."""
     from PIL import Image
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            Image.fromarray(np.ascontiguousarray(img, dtype=np.uint8)).save(f, format="PNG")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path, "wb") as f:
+        Image.fromarray(np.ascontiguousarray(img, dtype=np.uint8)).save(f, format="PNG")
 
 
 # ----------------------------------------------------------------------------- in-memory LRU
@@ -430,7 +411,7 @@ def _check_lr_cache_version() -> None:
             for child in lr_root.iterdir():
                 if child.is_dir():
                     shutil.rmtree(child, ignore_errors=True)
-        _write_text_atomic(stamp, fingerprint + "\n")
+        write_text(stamp, fingerprint + "\n")
     _LR_CACHE_CHECKED.add(str(lr_root))
 
 
@@ -517,7 +498,7 @@ def prepare_lr_cache(name: str, scale: int, progress: bool = True) -> int:
         if cpath.is_file() and cpath.stat().st_mtime_ns >= path.stat().st_mtime_ns:
             continue  # lr_pairs checks the shape when it reads it
         _lr_of(s.name, scale, path, _modcrop(_cached_load(path), scale), stats)
-    _write_text_atomic(stamp, json.dumps(key, sort_keys=True))
+    write_text(stamp, json.dumps(key, sort_keys=True))
     return stats.get("computed", 0)
 
 
@@ -629,7 +610,7 @@ def verify(name: str, use_stamp: bool = True) -> dict:
         if extra:
             raise DataError(f"dataset {s.name}: {root / extra[0]} is not listed in {mpath}; remove it "
                             f"({len(extra)} unlisted file(s))")
-    _write_text_atomic(stamp, json.dumps({"key": key, "checked": checked}, sort_keys=True))
+    write_text(stamp, json.dumps({"key": key, "checked": checked}, sort_keys=True))
     return {"name": s.name, "files": len(files), "checked": checked, "cached": False}
 
 

@@ -19,9 +19,7 @@ Two protocols for the bicubic baseline (and for how the papers' tables were meas
 from __future__ import annotations
 
 import math
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -360,16 +358,10 @@ SSIM_TOLERANCE = 0.001
 
 
 def _write_csv_atomic(df, out: Path):
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "w", newline="") as f:
-            df.to_csv(f, index=False, float_format="%.6f")
-        os.replace(tmp, out)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    from .atomic import atomic_open
+
+    with atomic_open(out, "w", newline="") as f:
+        df.to_csv(f, index=False, float_format="%.6f")
 
 
 def _add_arguments(p):

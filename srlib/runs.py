@@ -25,10 +25,14 @@ import time
 from pathlib import Path
 
 import srlib
+from srlib.atomic import atomic_open, write_text
 
 REPO_ROOT = Path(srlib.__file__).resolve().parents[1]
 DEFAULT_ROOT = REPO_ROOT / "results" / "runs"
 DEFAULT_CHECKPOINT_ROOT = REPO_ROOT / "data" / "checkpoints"
+# smoke-profile runs (CI, nbval) are scratch: they go under data/ (git-ignored), not results/
+SCRATCH_PROFILES = ("smoke",)
+SCRATCH_ROOT = REPO_ROOT / "data" / "runs"
 CHECKPOINT_LIMIT_MB = 5.0
 
 
@@ -47,9 +51,7 @@ def run_hash(config: dict) -> str:
 
 
 def _write_json(path: Path, obj) -> None:
-    from srlib.train import atomic_write_bytes
-
-    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
+    write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
 class Run:
@@ -109,8 +111,15 @@ class Run:
         return model.to(device).eval()
 
 
+def default_root(config: dict | None = None) -> Path:
+    """Where a run of ``config`` lives: ``results/runs`` (committed), or ``data/runs`` for smoke runs."""
+    if config and config.get("profile") in SCRATCH_PROFILES:
+        return SCRATCH_ROOT
+    return DEFAULT_ROOT
+
+
 def run_dir(config: dict, experiment: str, root=None) -> Path:
-    return Path(root or DEFAULT_ROOT) / experiment / run_hash(config)
+    return Path(root or default_root(config)) / experiment / run_hash(config)
 
 
 def get_or_train(config: dict, experiment: str, force: bool = False, root=None, checkpoint_root=None,
@@ -126,7 +135,7 @@ def get_or_train(config: dict, experiment: str, force: bool = False, root=None, 
         raise ValueError(f"experiment must be a plain name like 'engine.srcnn_x2', got {experiment!r}")
     check_config(config)
     h = run_hash(config)
-    d = Path(root or DEFAULT_ROOT) / experiment / h
+    d = Path(root or default_root(config)) / experiment / h
     ck_root = Path(checkpoint_root or DEFAULT_CHECKPOINT_ROOT)
     work_ckpt = ck_root / experiment / h / "checkpoint.pt"
     if force:
@@ -138,9 +147,7 @@ def get_or_train(config: dict, experiment: str, force: bool = False, root=None, 
     config_text = json.dumps(config, indent=2, sort_keys=True) + "\n"
     if (d / "config.json").exists() and json.loads((d / "config.json").read_text()) != json.loads(config_text):
         raise ValueError(f"{d}/config.json differs from the config that hashes to {h}; delete {d} or train with force=True")
-    from srlib.train import atomic_write_bytes
-
-    atomic_write_bytes(d / "config.json", config_text.encode())
+    write_text(d / "config.json", config_text)
     # an unfinished run may have left its final checkpoint in the run folder: resume from there too
     if not work_ckpt.exists() and (d / "checkpoint.pt").exists():
         work_ckpt.parent.mkdir(parents=True, exist_ok=True)
@@ -148,9 +155,8 @@ def get_or_train(config: dict, experiment: str, force: bool = False, root=None, 
     final = train(config, d, checkpoint_path=work_ckpt, resume=True, progress=progress, evaluate=evaluate)
     size_mb = work_ckpt.stat().st_size / 2**20
     if size_mb <= checkpoint_limit_mb:
-        tmp = d / ".checkpoint.pt.tmp"
-        shutil.copyfile(work_ckpt, tmp)
-        os.replace(tmp, d / "checkpoint.pt")
+        with atomic_open(d / "checkpoint.pt", "wb") as f, open(work_ckpt, "rb") as src:
+            shutil.copyfileobj(src, f)
         work_ckpt.unlink()
         final["checkpoint"] = "checkpoint.pt"
     else:
@@ -179,11 +185,9 @@ def find(experiment: str, root=None, finished: bool = True, checkpoint_root=None
     Nested keys use ``__``: ``find("pspl", model__name="edsr", seed=0)`` matches
     ``config["model"]["name"] == "edsr"`` and ``config["seed"] == 0``.
     """
-    base = Path(root or DEFAULT_ROOT) / experiment
-    if not base.is_dir():
-        return []
+    bases = [Path(root) / experiment] if root else [DEFAULT_ROOT / experiment, SCRATCH_ROOT / experiment]
     out = []
-    for d in sorted(base.iterdir()):
+    for d in sorted(p for base in bases if base.is_dir() for p in base.iterdir()):
         if not (d / "config.json").exists() or (finished and not (d / "final.json").exists()):
             continue
         run = Run(d, checkpoint_root)

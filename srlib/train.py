@@ -48,7 +48,6 @@ import json
 import math
 import os
 import random
-import tempfile
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -58,6 +57,8 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 import torch
 import torch.nn as nn
+
+from srlib import atomic as _atomic
 
 CHECKPOINT_FORMAT = 1
 OPTIMIZERS = ("adam", "adadelta", "sgd")
@@ -69,40 +70,6 @@ class TrainingDiverged(RuntimeError):
 
 
 # ----------------------------------------------------------------------------- helpers
-def atomic_write_bytes(path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temp file in the same folder and ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_torch_save(obj, path) -> None:
-    """``torch.save`` to a temp file next to ``path``, then ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
 def write_log_csv(rows: list[dict], path) -> None:
     """Write log rows (dicts) as CSV atomically; columns in order of first appearance."""
     columns: list[str] = []
@@ -117,7 +84,7 @@ def write_log_csv(rows: list[dict], path) -> None:
     w.writeheader()
     for row in rows:
         w.writerow({k: ("" if v is None else v) for k, v in row.items()})
-    atomic_write_bytes(path, buf.getvalue().encode())
+    _atomic.write_text(path, buf.getvalue())
 
 
 def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
@@ -438,7 +405,7 @@ class Trainer:
     def save_checkpoint(self) -> None:
         if self.checkpoint_path is None:
             return
-        atomic_torch_save(self.state_dict(), self.checkpoint_path)
+        _atomic.torch_save(self.state_dict(), self.checkpoint_path)
         self._last_good_checkpoint = self.iteration
         if self.log_path is not None:
             write_log_csv(self.log, self.log_path)
