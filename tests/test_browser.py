@@ -36,7 +36,20 @@ SCREENSHOTS = REPO / "docs" / "screenshots"
 WIDTH = 1280
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--no-first-run", "--hide-scrollbars", "--mute-audio"]
-PAGES = {"intro": "book/intro.html", "evaluation-protocol": "book/evaluation/protocol.html"}
+
+
+def _book_pages() -> dict:
+    """Every page of _toc.yml: screenshot name ("pspl-attention") -> HTML path ("book/pspl/attention.html")."""
+    from srlib.book import toc_documents
+
+    pages = {}
+    for doc in toc_documents(REPO):
+        rel = doc.with_suffix(".html").as_posix()
+        pages[doc.with_suffix("").as_posix().removeprefix("book/").replace("/", "-")] = rel
+    return pages
+
+
+PAGES = _book_pages()
 EXTERNAL = re.compile(r"""<(?:script|link)\b[^>]*\b(?:src|href)\s*=\s*["']?(?:https?:)?//""", re.I)
 
 
@@ -241,10 +254,11 @@ def test_pages_render_offline_with_screenshots(browser, server):
         _open(browser, server + rel)
         title = browser.eval("document.querySelector('h1') && document.querySelector('h1').textContent")
         assert title, f"{rel} has no heading"
-        if name == "evaluation-protocol":
+        if browser.eval("document.querySelector('script[type=\"application/vnd.jupyter.widget-view+json\"]') !== null"):
             browser.wait_for("document.querySelectorAll('.srlib-frame-viewer img').length > 0", 60,
-                             "the frame viewer to render (widget manager)")
-            browser.wait_for("document.querySelector('mjx-container') !== null", 30, "MathJax to typeset")
+                             f"the frame viewer of {rel} to render (widget manager)")
+        if browser.eval("document.querySelector('.math') !== null"):
+            browser.wait_for("document.querySelector('mjx-container') !== null", 30, f"MathJax to typeset {rel}")
         browser.drain(1.0)
         png = _screenshot(browser, SCREENSHOTS / f"{name}.png")
         from PIL import Image
