@@ -40,6 +40,24 @@ def test_update_claims_replaces_only_its_own_rows(tmp_path):
     assert pspl.claims_path("a.csv", "cpu") == "a.csv"
 
 
+def _update_claims_part(path, k):
+    part = f"(part {k};"
+    pspl.update_claims(path, [(f"claim {part} cpu)", {"verdict": "inconclusive", "evidence": str(k)})], part)
+
+
+def test_concurrent_claim_updates_keep_every_part(tmp_path):
+    """The book runner executes the PSPL notebooks in parallel processes; each updates its rows of one
+    claims file. A lost update (two read-modify-writes interleaved) would drop a part's row."""
+    import functools
+    import multiprocessing
+
+    path = tmp_path / "pspl.csv"
+    with multiprocessing.get_context("fork").Pool(4) as pool:
+        pool.map(functools.partial(_update_claims_part, path), range(60), chunksize=1)
+    claims = set(pd.read_csv(path).claim)
+    assert claims == {f"claim (part {k}; cpu)" for k in range(60)}
+
+
 # ------------------------------------------------------------------------ Fig. 4
 
 

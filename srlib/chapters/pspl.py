@@ -67,10 +67,18 @@ def update_claims(claims_file, items: Sequence[tuple[str, dict]], marker: str):
 
     rows = cv.claims_rows(CHAPTER, items)
     if claims_file:
-        previous = (pd.read_csv(claims_file) if Path(claims_file).exists()
-                    else pd.DataFrame(columns=CLAIM_COLUMNS))
-        keep = previous[~previous.claim.str.contains(marker, regex=False)]
-        cv.write_claims(keep.to_dict("records") + rows, claims_file)
+        import fcntl
+
+        # the book runner executes notebooks in parallel, and two of them update this file:
+        # hold an exclusive lock around the read-modify-write
+        lock_path = Path(claims_file).with_name(Path(claims_file).name + ".lock")
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(lock_path, "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            previous = (pd.read_csv(claims_file) if Path(claims_file).exists()
+                        else pd.DataFrame(columns=CLAIM_COLUMNS))
+            keep = previous[~previous.claim.str.contains(marker, regex=False)]
+            cv.write_claims(keep.to_dict("records") + rows, claims_file)
     return pd.DataFrame(rows)
 
 
