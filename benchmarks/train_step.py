@@ -6,7 +6,7 @@ is reported; the Trainer/plain ratio (median of per-repeat pairs, iterations per
 other processes on a shared machine; wall-clock is printed too) must be >= 0.95. The Trainer's own
 bookkeeping per iteration is measured on a tiny model. channels_last and torch.compile variants of
 the Trainer are printed too (compile + channels_last; its warm-up is time-boxed). Usage:
-    python benchmarks/train_step.py [--repeats 7] [--iters 3] [--budget 100] [--threads N] [--no-compile]
+    python benchmarks/train_step.py [--repeats 9] [--iters 10] [--budget 150] [--threads N] [--no-compile]
 """
 from __future__ import annotations
 
@@ -117,9 +117,9 @@ def loop_overhead_us(threads, n=300, repeats=5) -> float:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--repeats", type=int, default=7)
-    ap.add_argument("--iters", type=int, default=3, help="iterations per timed repeat")
-    ap.add_argument("--budget", type=float, default=100, help="seconds for the timed repeats (at least 3 repeats run)")
+    ap.add_argument("--repeats", type=int, default=9)
+    ap.add_argument("--iters", type=int, default=10, help="iterations per timed repeat")
+    ap.add_argument("--budget", type=float, default=150, help="seconds for the timed repeats (at least 3 repeats run)")
     ap.add_argument("--threads", type=int, default=default_threads())
     ap.add_argument("--no-compile", action="store_true")
     ap.add_argument("--compile-timeout", type=float, default=100, help="seconds allowed for compile warm-up")
