@@ -165,3 +165,185 @@ def test_psnr_rgb_accepts_float_and_uint8():
     hr = np.full((4, 4, 3), 100, np.uint8)
     assert pspl.psnr_rgb(np.full((4, 4, 3), 110, np.uint8), hr) == pytest.approx(10 * np.log10(255 ** 2 / 100))
     assert pspl.psnr_rgb(np.full((4, 4, 3), 110 / 255, np.float32), hr) == pytest.approx(10 * np.log10(255 ** 2 / 100), rel=1e-4)
+
+
+# =========================================================================================
+# Fig. 3 and the attention-map explorer (part 1, attention.ipynb): synthetic snapshots, no training
+
+
+def _tiny_snapshots(scale=2):
+    import torch
+
+    from srlib.models import build
+
+    cfg = {"model": {"name": "edsr-baseline", "args": {"n_resblocks": 1, "n_feats": 4}}, "scale": scale,
+           "loss": {"name": "pspl", "args": {"base": "l1"}}, "data": {"train": "T91", "patch": 8, "batch": 2},
+           "optimizer": {"name": "adam", "lr": 1e-3}, "iterations": 10, "eval": {"sets": []},
+           "checkpoint_every": 10, "seed": 0, "device": "cpu", "threads": 1}
+    states = {}
+    for it in (0, 10):
+        torch.manual_seed(it)
+        states[it] = build("edsr-baseline", scale=scale, n_resblocks=1, n_feats=4).state_dict()
+    return {"config": cfg, "iterations": [0, 10], "states": states}
+
+
+def _tiny_crops(n=1, size=16, scale=2):
+    rng = np.random.default_rng(0)
+    out = []
+    for k in range(n):
+        hr = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
+        out.append({"name": f"synthetic/{k}", "lr": hr[::scale, ::scale], "hr": hr, "box": (0, 0, size, size),
+                    "scale": scale})
+    return out
+
+
+def _tiny_states(steps=(0, 5, 10), size=12, seed=0):
+    rng = np.random.default_rng(seed)
+    states = {}
+    for s in steps:
+        sr = rng.random((size, size, 3)).astype(np.float32)
+        hr = rng.random((size, size, 3)).astype(np.float32)
+        states[s] = {"sr": sr, "hr": hr, "err": np.abs(sr - hr),
+                     "m_s": rng.uniform(-1, 1, (3, size, size)).astype(np.float32), "name": "synthetic/0"}
+    return states
+
+
+def test_snapshot_steps_round_deduplicate_and_sort():
+    assert pspl.snapshot_steps(1000, [1.0, 0, 0.25, 0.05]) == [0, 50, 250, 1000]
+    assert pspl.snapshot_steps(10, [0.04, 0, 1, 1.0]) == [0, 10]
+    assert pspl.snapshot_steps(3, [0.5]) == [2]
+
+
+def test_fig3_config_defaults_per_profile_and_overrides():
+    from srlib import profiles
+    from srlib.train import total_iterations
+
+    smoke = pspl.fig3_config("smoke", "pspl.fig4_pspl", 3, [0, 1.0])
+    assert smoke["config"]["seed"] == 3 and smoke["config"]["loss"]["name"] == "pspl"
+    assert smoke["total"] == total_iterations(profiles.get("smoke", "pspl.fig4_pspl"))
+    assert smoke["steps"] == [0, smoke["total"]] and smoke["explorer_steps"] == [0, smoke["total"]]
+    assert smoke["image_indices"] == [10] and smoke["explorer_deltas"] == [0.1, 1.0]
+    assert smoke["explorer_gammas"] == [2.0] and smoke["explorer_mus"] == [-1.0]
+    cpu = pspl.fig3_config("cpu", "pspl.fig4_pspl", 0, [0, 0.05, 0.25, 1.0])
+    assert cpu["image_indices"] == [10, 13] and cpu["explorer_deltas"] == [0.1, 1.0, 10.0]
+    assert cpu["explorer_gammas"] == [1.0, 2.0] and cpu["explorer_mus"] == [-1.0, 0.0]
+    assert cpu["explorer_steps"] == pspl.snapshot_steps(cpu["total"], [0.05, 0.25, 1.0])
+    assert cpu["description"] == profiles.describe(cpu["config"])
+    # the config is the profile's entry, only the seed set: its run key is unchanged
+    assert {k: v for k, v in cpu["config"].items() if k != "seed"} == \
+        {k: v for k, v in profiles.get("cpu", "pspl.fig4_pspl").items() if k != "seed"}
+    own = pspl.fig3_config("cpu", "pspl.fig4_pspl", 0, [1.0], image_indices=[2], explorer_deltas=[5.0],
+                           explorer_fractions=[1.0], explorer_gammas=[1.5], explorer_mus=[0.5])
+    assert own["image_indices"] == [2] and own["explorer_deltas"] == [5.0] and own["explorer_steps"] == [own["total"]]
+    assert own["explorer_gammas"] == [1.5] and own["explorer_mus"] == [0.5]
+
+
+def test_snapshot_check_identical_and_changes():
+    import torch
+
+    snaps = _tiny_snapshots()
+    final = {k: v.clone() for k, v in snaps["states"][10].items()}
+    ok = pspl.snapshot_check(final, snaps, 10)
+    assert ok["same"] is True and "identical to the run store's final model: True" in ok["text"]
+    assert ok["moved"][0] == 0.0 and ok["moved"][10] > 0
+    expected = max(float((v - snaps["states"][0][k]).abs().max()) for k, v in snaps["states"][10].items())
+    assert ok["moved"][10] == expected
+    assert ok["moved_text"].startswith("largest weight change since iteration 0: ") and f"{expected:.2e}" in ok["moved_text"]
+    # a model works as well as a state dict; one changed weight fails the check
+    from srlib.attention_explorer import model_at
+
+    assert pspl.snapshot_check(model_at(snaps, 10), snaps, 10)["same"]
+    k0 = next(iter(final))
+    final[k0] = final[k0] + torch.finfo(torch.float32).eps
+    assert pspl.snapshot_check(final, snaps, 10)["same"] is False
+    with pytest.raises(KeyError):
+        pspl.snapshot_check(final, snaps, 7)
+
+
+def test_delta_schedules_code_and_paper():
+    cfg = _tiny_snapshots()["config"]
+    d = pspl.delta_schedules(cfg, [0, 500, 2000], total=2000)
+    assert d["run"] == pytest.approx({0: 0.0, 500: 0.5, 2000: 2.0})      # the code: delta = iterations / 1000
+    assert d["paper"] == pytest.approx({0: 0.0, 500: 75.0, 2000: 300.0})  # 300 epochs at the same fraction
+    assert d["text"] == "delta used by the loss at these iterations: {0: 0.0, 500: 0.5, 2000: 2.0}"
+    assert pspl.delta_schedules(cfg, [10])["paper"] == {10: 300.0}       # total from the config (10 iterations)
+    assert pspl.delta_schedules(cfg, [5], total=10, paper_epochs=100)["paper"] == {5: 50.0}
+    with pytest.raises(ValueError, match="not a PSPL loss"):
+        pspl.delta_schedules(dict(cfg, loss={"name": "l1"}), [0], total=10)
+
+
+def test_fig3_states_uses_the_first_crop_at_every_step(monkeypatch):
+    from srlib import attention_explorer as ax
+
+    snaps, crops = _tiny_snapshots(), _tiny_crops(2)
+    monkeypatch.setattr(ax, "test_crop", lambda set_name, i, scale, size: dict(crops[i], name=f"{set_name}/{i}"))
+    out = pspl.fig3_states(snaps, [0, 10], "Set14", [1, 0], 2, 16)
+    assert [c["name"] for c in out["crops"]] == ["Set14/1", "Set14/0"]
+    assert list(out["states"]) == [0, 10] and all(s["name"] == "Set14/1" for s in out["states"].values())
+    assert out["states"][0]["m_s"].shape == (3, 16, 16)
+    assert not np.array_equal(out["states"][0]["sr"], out["states"][10]["sr"])
+
+
+def test_plot_fig3_curves():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig = pspl.plot_fig3_curves([0.1, 1.0, 10.0], 2.0, -1.0)
+    (a,) = fig.axes
+    assert [l.get_label() for l in a.lines] == ["δ = 0.1", "δ = 1", "δ = 10"]
+    y = a.lines[0].get_ydata()
+    assert len(y) == 401 and float(np.max(y)) == pytest.approx(2.0) and float(y[0]) == pytest.approx(2.0)
+    assert a.get_title() == "Eq. (7), γ = 2, μ = -1"
+    plt.close(fig)
+
+
+def test_plot_fig3_distribution():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    states = _tiny_states()
+    run = {0: 0.0, 5: 0.005, 10: 0.01}
+    fig = pspl.plot_fig3_distribution(states, run, [0.1, 1.0], 2.0, -1.0, suptitle="crop; run")
+    left, right = fig.axes
+    assert [l.get_label() for l in left.lines] == ["iteration 0 (δ = 0)", "iteration 5 (δ = 0.005)", "iteration 10 (δ = 0.01)"]
+    assert [l.get_label() for l in right.lines] == ["δ = 0.1", "δ = 1"]
+    assert right.get_title() == "model after 10 iterations, growing δ" and left.get_yscale() == "log"
+    shares = right.lines[1].get_ydata()
+    assert float(np.sum(shares)) == pytest.approx(1.0)   # shares of pixels
+    assert fig._suptitle.get_text() == "crop; run"
+    plt.close(fig)
+
+
+def test_plot_fig3_maps():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from srlib import attention_explorer as ax
+
+    states = _tiny_states()
+    run, paper = {0: 0.0, 5: 0.005, 10: 0.01}, {0: 0.0, 5: 150.0, 10: 300.0}
+    fig = pspl.plot_fig3_maps(states, run, paper, 1.0, 2.0, -1.0)
+    axs = np.array(fig.axes).reshape(3, 4)
+    assert axs[0, 1].get_title().startswith("it 5, δ = 0.005") and axs[1, 1].get_title().startswith("it 5, δ = 150")
+    assert axs[2, 2].get_title().startswith("it 10, δ = 1\n")
+    shown = axs[2, 0].images[0].get_array()
+    np.testing.assert_allclose(shown, ax.attention_of(states[0]["m_s"], 1.0, 2.0, -1.0).mean(0))
+    assert axs[0, 0].images[0].get_clim() == (0, 2.0)
+    assert [axs[i, -1].get_title() for i in range(3)] == ["SR (last snapshot)", "HR", "|SR − HR| (last snapshot)"]
+    np.testing.assert_allclose(axs[2, -1].images[0].get_array(), states[10]["err"].mean(-1))
+    assert "bottom: δ = 1" in fig._suptitle.get_text()
+    plt.close(fig)
+
+
+def test_fig3_explorer_frames_viewer_and_text():
+    snaps, crops = _tiny_snapshots(), _tiny_crops(2)
+    ex = pspl.fig3_explorer(snaps, [10], crops, [0.1, 1.0], [2.0], [-1.0], 64, provenance="tiny run")
+    assert list(ex["axes"]) == ["image", "step", "delta", "gamma", "mu"] and ex["axes"]["step"] == [10]
+    assert len(ex["frames"]) == 2 * 1 * 2 * 1 * 1
+    h, w = next(iter(ex["frames"].values())).shape[:2]
+    assert ex["text"] == f"4 frames of {w}x{h} px; model: tiny run"
+    assert hasattr(ex["viewer"], "children")
+    assert snaps["iterations"] == [0, 10]    # the snapshot set itself is untouched
