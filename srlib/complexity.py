@@ -116,9 +116,10 @@ def _model_attr(model, key):
 def _nonzero_extent(fn, size: int, colors: int, device) -> tuple[int, bool]:
     """Extent of the non-zero input gradient of the central output pixel, and whether it hits the border."""
     total = torch.zeros(size, size, dtype=torch.float64)
-    for seed in (0, 1):  # two random inputs so that a dead ReLU cannot hide a pixel
+    for seed in range(4):  # several random inputs, of both signs, so that a dead ReLU cannot hide a pixel
         gen = torch.Generator().manual_seed(seed)
-        x = torch.rand(1, colors, size, size, generator=gen).to(device).requires_grad_(True)
+        x = (torch.rand if seed % 2 == 0 else torch.randn)(1, colors, size, size, generator=gen)
+        x = x.to(device).requires_grad_(True)
         y = fn(x)
         (grad,) = torch.autograd.grad(y[0, :, y.shape[-2] // 2, y.shape[-1] // 2].sum(), x)
         total += grad.detach().abs().sum(dim=(0, 1)).double().cpu()
