@@ -48,3 +48,20 @@ def torch_save(obj, path) -> None:
 
     with atomic_open(path, "wb") as f:
         torch.save(obj, f)
+
+
+def replace_dir(new, dest) -> None:
+    """Put the finished directory ``new`` at ``dest`` (same file system), replacing what was there.
+
+    The old ``dest`` is first renamed aside, then ``new`` is renamed into place, then the old one
+    is deleted: at no time does ``dest`` hold a half-written tree.
+    """
+    import shutil
+
+    new, dest = Path(new), Path(dest)
+    old = dest.with_name(f".{dest.name}.old")
+    if dest.exists():
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(dest, old)
+    os.replace(new, dest)
+    shutil.rmtree(old, ignore_errors=True)

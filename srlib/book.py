@@ -34,8 +34,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-PROFILES = ("smoke", "cpu", "paper")
+from srlib import REPO_ROOT
+from srlib.atomic import replace_dir
+from srlib.profiles import PROFILES
+
 MAX_WORKERS = 2
 VENDOR_STAMP = ".vendored.json"
 
@@ -260,12 +262,7 @@ def stage_sources(root: Path = REPO_ROOT, build_dir: Path | None = None, log=pri
                 shutil.copy2(root / nb, target.with_suffix(".md"))
             else:
                 shutil.copy2(root / nb, target)
-    old = build_dir / ".source.old"
-    if stage.exists():
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(stage, old)
-    os.replace(tmp_stage, stage)
-    shutil.rmtree(old, ignore_errors=True)
+    replace_dir(tmp_stage, stage)
     return stage
 
 
@@ -292,12 +289,7 @@ def build_html(root: Path = REPO_ROOT, build_dir: Path | None = None, log=print)
     if not (built / "index.html").is_file():
         raise BookError(f"jupyter-book finished but {built}/index.html is missing:\n{proc.stdout[-2000:]}")
     html = build_dir / "html"
-    old = build_dir / ".html.old"
-    if html.exists():
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(html, old)
-    os.replace(built, html)
-    shutil.rmtree(old, ignore_errors=True)
+    replace_dir(built, html)
     log(f"book written to {html}/index.html")
     return html
 
@@ -375,12 +367,7 @@ def unpack_package(tarball: Path, pkg: dict, vendor_dir: Path) -> Path:
         stamp = {k: pkg[k] for k in ("name", "version", "integrity", "keep")}
         (tmp / VENDOR_STAMP).write_text(json.dumps(stamp, indent=1) + "\n")
         dest = vendor_dir / pkg["dest"]
-        old = vendor_dir / f".{pkg['dest']}.old"
-        if dest.exists():
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(dest, old)
-        os.replace(tmp, dest)
-        shutil.rmtree(old, ignore_errors=True)
+        replace_dir(tmp, dest)
         return dest
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
