@@ -28,12 +28,12 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
+from srlib import REPO_ROOT
 from srlib.atomic import atomic_open, write_text
 from srlib.registry import Registry
 
-REPO = Path(__file__).resolve().parents[1]
-REGISTRY_JSON = REPO / "data" / "registry.json"
-SHARED_DATA = REPO.parent / "shared" / "data"
+REGISTRY_JSON = REPO_ROOT / "data" / "registry.json"
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 LR_METHOD = "bicubic-matlab"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 
@@ -110,13 +110,13 @@ def data_roots() -> list[Path]:
     roots = []
     if os.environ.get("SRLIB_DATA"):
         roots.append(Path(os.environ["SRLIB_DATA"]).expanduser())
-    roots += [REPO / "data", SHARED_DATA]
+    roots += [REPO_ROOT / "data", SHARED_DATA]
     return roots
 
 
 def cache_dir() -> Path:
     """Where caches live: $SRLIB_CACHE, else <repo>/data/cache."""
-    return Path(os.environ.get("SRLIB_CACHE") or REPO / "data" / "cache").expanduser()
+    return Path(os.environ.get("SRLIB_CACHE") or REPO_ROOT / "data" / "cache").expanduser()
 
 
 def _remedy(s: DatasetSpec) -> str:
@@ -762,7 +762,7 @@ def item_shape(item) -> tuple:
 
 
 def _default_dest_root() -> Path:
-    return Path(os.environ["SRLIB_DATA"]).expanduser() if os.environ.get("SRLIB_DATA") else REPO / "data"
+    return Path(os.environ["SRLIB_DATA"]).expanduser() if os.environ.get("SRLIB_DATA") else REPO_ROOT / "data"
 
 
 def _download(url: str, dest: Path, progress: bool = True) -> str:

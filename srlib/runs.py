@@ -27,7 +27,7 @@ from pathlib import Path
 import srlib
 from srlib.atomic import atomic_open, write_text
 
-REPO_ROOT = Path(srlib.__file__).resolve().parents[1]
+REPO_ROOT = srlib.REPO_ROOT
 DEFAULT_ROOT = REPO_ROOT / "results" / "runs"
 DEFAULT_CHECKPOINT_ROOT = REPO_ROOT / "data" / "checkpoints"
 # smoke-profile runs (CI, nbval) are scratch: they go under data/ (git-ignored), not results/

@@ -23,7 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from srlib import REPO_ROOT
+
 PROVENANCE_KEYS = ("model", "iterations", "data", "profile", "hardware")
 METRIC_DECIMALS = {"psnr": 2, "ssim": 4}
 

@@ -27,7 +27,7 @@ def isolated(tmp_path, monkeypatch):
         p.mkdir(parents=True)
     monkeypatch.setenv("SRLIB_DATA", str(env))
     monkeypatch.setenv("SRLIB_CACHE", str(cache))
-    monkeypatch.setattr(d, "REPO", repo)
+    monkeypatch.setattr(d, "REPO_ROOT", repo)
     monkeypatch.setattr(d, "SHARED_DATA", shared)
     d.IMAGE_CACHE.clear()
     yield {"env": env, "repo_data": repo / "data", "shared": shared, "cache": cache}

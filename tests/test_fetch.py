@@ -62,7 +62,7 @@ def site(tmp_path, monkeypatch):
         (tmp_path / p).mkdir()
     monkeypatch.setenv("SRLIB_DATA", str(tmp_path / "root"))
     monkeypatch.setenv("SRLIB_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(d, "REPO", tmp_path / "repo")
+    monkeypatch.setattr(d, "REPO_ROOT", tmp_path / "repo")
     monkeypatch.setattr(d, "SHARED_DATA", tmp_path / "shared")
     d.IMAGE_CACHE.clear()
     with serve(site) as url:
