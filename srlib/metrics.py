@@ -351,6 +351,25 @@ def bicubic_table(sets, scales, protocol: str = "srcnn", progress: bool = True):
     return pd.DataFrame(rows, columns=["set", "scale", "psnr", "ssim", "paper_psnr", "paper_ssim", "d_psnr", "d_ssim"])
 
 
+def compare_protocols(set_name: str, scales, a: str = "srcnn", b: str = "basicsr", tables: dict | None = None):
+    """Bicubic PSNR/SSIM of one set under protocols ``a`` and ``b`` side by side, with ``b - a``.
+
+    ``tables`` may hold already computed :func:`bicubic_table` results by protocol (rows of other
+    sets are ignored) so a notebook does not compute the same table twice.
+    """
+    out = None
+    for p in (a, b):
+        t = (tables or {}).get(p)
+        if t is None or set_name not in set(t["set"]):
+            t = bicubic_table([set_name], scales, protocol=p, progress=False)
+        t = t[(t["set"] == set_name) & t["scale"].isin(list(scales))].reset_index(drop=True)
+        cols = t[["set", "scale", "psnr", "ssim"]].rename(columns={"psnr": f"PSNR {p}", "ssim": f"SSIM {p}"})
+        out = cols if out is None else out.merge(cols, on=["set", "scale"])
+    out[f"ΔPSNR ({b} − {a})"] = out[f"PSNR {b}"] - out[f"PSNR {a}"]
+    out[f"ΔSSIM ({b} − {a})"] = out[f"SSIM {b}"] - out[f"SSIM {a}"]
+    return out
+
+
 # ----------------------------------------------------------------------------- CLI
 
 PSNR_TOLERANCE = 0.02  # dB
