@@ -199,18 +199,16 @@ def _open(cdp: CDP, url: str):
     cdp.drain(0.5)
 
 
-def _screenshot(cdp: CDP, path: Path, clip: dict | None = None) -> bytes:
-    if clip is None:  # full page: make the viewport as tall as the page (stable layout), shoot, restore
-        height = min(int(cdp.eval("Math.ceil(document.documentElement.scrollHeight)")), 12000)
-        cdp.send("Emulation.setDeviceMetricsOverride", width=WIDTH, height=height, deviceScaleFactor=1, mobile=False)
-        cdp.eval("window.scrollTo(0, 0)")
-        time.sleep(0.5)
-        try:
-            shot = cdp.send("Page.captureScreenshot", format="png")
-        finally:
-            cdp.send("Emulation.setDeviceMetricsOverride", width=WIDTH, height=900, deviceScaleFactor=1, mobile=False)
-    else:
-        shot = cdp.send("Page.captureScreenshot", format="png", captureBeyondViewport=True, clip={**clip, "scale": 1})
+def _screenshot(cdp: CDP, path: Path | None) -> bytes:
+    """The whole page: the viewport is made as tall as the page (stable layout), shot, restored."""
+    height = min(int(cdp.eval("Math.ceil(document.documentElement.scrollHeight)")), 12000)
+    cdp.send("Emulation.setDeviceMetricsOverride", width=WIDTH, height=height, deviceScaleFactor=1, mobile=False)
+    cdp.eval("window.scrollTo(0, 0)")
+    time.sleep(0.5)
+    try:
+        shot = cdp.send("Page.captureScreenshot", format="png")
+    finally:
+        cdp.send("Emulation.setDeviceMetricsOverride", width=WIDTH, height=900, deviceScaleFactor=1, mobile=False)
     data = base64.b64decode(shot["data"])
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -278,11 +276,43 @@ def _visible_image_src(cdp: CDP) -> str:
     })()""")
 
 
-def _viewer_clip(cdp: CDP) -> dict:
-    rect = cdp.eval("""(() => { const r = document.querySelector('.srlib-frame-viewer').getBoundingClientRect();
-        return {x: r.left + window.scrollX, y: r.top + window.scrollY, width: r.width, height: r.height}; })()""")
-    assert rect["width"] > 0 and rect["height"] > 0, f"frame viewer has no size: {rect}"
-    return rect
+def frame_shot(cdp: CDP, viewer: str = ".srlib-frame-viewer") -> bytes:
+    """A screenshot of the one visible frame of ``viewer``, taken once it is decoded and painted.
+
+    Scrolls the image to the middle of the viewport, awaits ``img.decode()`` and two animation
+    frames, then shoots the image's own rectangle inside the viewport (a clip of a region outside
+    the viewport, or of a container whose layout is still settling, can come back blank).
+    Fails if the shot is a single flat colour.
+    """
+    from PIL import Image
+
+    rect = cdp.wait_for(f"""(async () => {{
+        const imgs = [...document.querySelectorAll({json.dumps(viewer + ' img')})]
+            .filter(i => i.offsetParent !== null && i.getBoundingClientRect().width > 0);
+        if (imgs.length !== 1) return null;
+        const img = imgs[0];
+        img.scrollIntoView({{block: 'center'}});
+        try {{ await img.decode(); }} catch (e) {{ return null; }}
+        await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+        const r = img.getBoundingClientRect();
+        if (!(r.width > 0 && r.height > 0)) return null;
+        return {{x: r.left + window.scrollX, y: Math.max(r.top, 0) + window.scrollY, width: r.width,
+                 height: Math.min(r.bottom, window.innerHeight) - Math.max(r.top, 0)}};
+    }})()""", 30, f"one decoded, visible frame in {viewer}")
+    data = base64.b64decode(cdp.send("Page.captureScreenshot", format="png", clip={**rect, "scale": 1})["data"])
+    lo, hi = Image.open(io.BytesIO(data)).convert("L").getextrema()
+    assert hi > lo, f"the screenshot of the frame in {viewer} is one flat colour ({lo}); rect {rect}"
+    return data
+
+
+def frame_shot_changed(cdp: CDP, before: bytes, viewer: str = ".srlib-frame-viewer", timeout: float = 10.0) -> bytes:
+    """Screenshots of the visible frame until one differs from ``before`` (painting can lag the src change)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        after = frame_shot(cdp, viewer)
+        if hashlib.sha256(after).digest() != hashlib.sha256(before).digest() or time.monotonic() > deadline:
+            return after
+        time.sleep(0.3)
 
 
 def test_slider_changes_the_displayed_frame(browser, server):
@@ -291,7 +321,7 @@ def test_slider_changes_the_displayed_frame(browser, server):
     browser.eval("document.querySelector('.srlib-frame-viewer').scrollIntoView()")
     before_src = _visible_image_src(browser)
     assert before_src.startswith(("data:", "blob:", "http")), before_src
-    before_png = _screenshot(browser, None, _viewer_clip(browser))
+    before_png = frame_shot(browser)
 
     # the scale axis is a SelectionSlider (noUiSlider): focus its handle and press the right arrow key
     assert browser.eval("""(() => { const h = document.querySelector('.srlib-frame-control .noUi-handle');
@@ -303,8 +333,7 @@ def test_slider_changes_the_displayed_frame(browser, server):
         .filter(i => i.offsetParent !== null); return imgs.length === 1 && imgs[0].src !== {json.dumps(before_src)}
         ? imgs[0].src : null; }})()""", 10, "the displayed frame to change after moving the slider")
     assert after_src != before_src
-    time.sleep(0.3)
-    after_png = _screenshot(browser, None, _viewer_clip(browser))
+    after_png = frame_shot_changed(browser, before_png)
     assert hashlib.sha256(before_png).digest() != hashlib.sha256(after_png).digest(), \
         "the slider moved but the viewer looks the same"
     label = browser.eval("document.querySelector('.srlib-frame-control .widget-readout').textContent")

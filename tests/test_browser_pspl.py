@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from test_browser import SCREENSHOTS, _open, _screenshot, browser, built_book, server  # noqa: F401 (fixtures)
+from test_browser import SCREENSHOTS, _open, browser, built_book, frame_shot, frame_shot_changed, server  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -35,11 +35,6 @@ def _focus_slider(cdp, label: str) -> bool:
         const h = c && c.querySelector('.noUi-handle');
         if (!h) return false; h.scrollIntoView(); h.focus(); return document.activeElement === h;
     }})()""")
-
-
-def _clip(cdp) -> dict:
-    return cdp.eval(f"""(() => {{ const r = document.querySelector('{VIEWER}').getBoundingClientRect();
-        return {{x: r.left + window.scrollX, y: r.top + window.scrollY, width: r.width, height: r.height}}; }})()""")
 
 
 def _save_viewport_shot(cdp, path):
@@ -70,7 +65,7 @@ def test_pspl_explorer_sliders_change_the_frame(browser, server):  # noqa: F811
     assert next(iter(seen)).startswith(("data:", "blob:", "http")), seen
     for axis in ("step", "delta"):
         before = _visible_src(browser)
-        before_png = _screenshot(browser, None, _clip(browser))
+        before_png = frame_shot(browser, VIEWER)
         assert _focus_slider(browser, axis), f"slider handle of {axis!r} not found"
         for kind in ("keyDown", "keyUp"):
             browser.send("Input.dispatchKeyEvent", type=kind, key="ArrowRight", code="ArrowRight",
@@ -80,7 +75,6 @@ def test_pspl_explorer_sliders_change_the_frame(browser, server):  # noqa: F811
             ? imgs[0].src : null; }})()""", 30, f"the frame to change after moving {axis}")
         assert after not in seen, f"moving {axis} showed a frame already seen"
         seen.add(after)
-        time.sleep(0.3)
-        after_png = _screenshot(browser, None, _clip(browser))
+        after_png = frame_shot_changed(browser, before_png, VIEWER)
         assert hashlib.sha256(before_png).digest() != hashlib.sha256(after_png).digest(), \
             f"{axis} moved but the explorer looks the same"
