@@ -9,12 +9,13 @@ export PYTHONUNBUFFERED := 1
 # progress bars only on a terminal (CI logs stay readable)
 QUIET := $(if $(CI),--quiet,)
 
-.PHONY: book test venv data vendor browser bench clean help
+.PHONY: book test venv data vendor browser bench screenshots clean help
 
 help:
 	@echo "make book    - set up, prepare data, execute every chapter (profile $(PROFILE)) and build _build/html"
 	@echo "make test    - set up, prepare data, run the unit tests and nbval over book/ at the smoke profile"
 	@echo "make bench   - run the benchmark scripts under benchmarks/ (prints ratios)"
+	@echo "make screenshots - refresh docs/screenshots/ from the built book in _build/html (after make book)"
 
 venv: $(VENV)/.installed
 
@@ -46,6 +47,9 @@ test: venv data vendor browser
 
 bench: venv data
 	@for f in benchmarks/*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
+
+screenshots: venv vendor browser
+	SRLIB_BOOK_HTML=_build/html SRLIB_SCREENSHOTS=docs/screenshots $(PY) -m pytest -q -m browser tests
 
 clean:
 	rm -rf _build
