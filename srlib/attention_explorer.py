@@ -205,14 +205,27 @@ def _plot_panel(size: int, xs, ys, bars_x, bars_h, x_range, y_max, log_bars: boo
     return np.asarray(im)
 
 
+def _font(size: int):
+    from PIL import ImageFont
+
+    try:
+        return ImageFont.load_default(size=size)  # FreeType build of Pillow >= 10.1
+    except (TypeError, OSError):
+        return ImageFont.load_default()
+
+
 def render_frame(state: dict, delta: float, gamma: float = GAMMA, mu: float = MU, title: str = "",
-                 panel: int = 128) -> np.ndarray:
+                 panel: int = 128, columns: int = 4) -> np.ndarray:
     """One explorer frame as a uint8 (H, W, 3) image: five maps, the curve m_a(m_s) over this crop's
-    m_s histogram (grey), and the histogram of m_a (log scale, grey). Pure numpy + PIL; deterministic."""
-    from PIL import Image
+    m_s histogram (grey), and the histogram of m_a (log scale, grey), ``columns`` panels per row
+    (4: the maps on top, M_a and the two plots below, so each panel is shown at its own size in the
+    book's text column), under two lines of title and statistics. Pure numpy + PIL; deterministic."""
+    from PIL import Image, ImageDraw
 
     from srlib.viz import hstack_labeled
 
+    if columns < 1:
+        raise ValueError(f"render_frame: columns must be >= 1, got {columns}")
     m_s = state["m_s"]
     m_a = attention_of(m_s, delta, gamma, mu)
     err = state["err"] if state["err"].ndim == 2 else state["err"].mean(2)
@@ -229,14 +242,22 @@ def render_frame(state: dict, delta: float, gamma: float = GAMMA, mu: float = MU
     hist_plot = _plot_panel(panel, None, None, edges_a[:-1], hist_a / m_a.size, (0, g), 1.0, log_bars=True,
                             x_ticks=(0, g), y_label="1")
     labels = [*PANELS, "m_a(m_s), m_s hist.", "m_a histogram (log)"]
-    row = hstack_labeled([*maps, curve, hist_plot], labels, gap=6, label_height=14)
+    panels = [*maps, curve, hist_plot]
+    rows = [hstack_labeled(panels[i:i + columns], labels[i:i + columns], gap=6, label_height=14)
+            for i in range(0, len(panels), columns)]
     head = title or f"{state['name']}: delta = {delta:g}, gamma = {gamma:g}, mu = {mu:g}"
-    head += f"   (mean m_a = {m_a.mean():.3g}, share of pixels with m_a > gamma/2: {(m_a > g / 2).mean():.1%})"
-    from PIL import ImageDraw
-
-    canvas = Image.new("RGB", (row.shape[1], row.shape[0] + 16), "white")
-    canvas.paste(Image.fromarray(row), (0, 16))
-    ImageDraw.Draw(canvas).text((2, 2), head, fill="black")
+    stats = f"mean m_a = {m_a.mean():.3g}; share of pixels with m_a > gamma/2: {(m_a > g / 2).mean():.1%}"
+    font, line, row_gap = _font(12), 16, 6
+    top = 2 * line + 4
+    width = max(r.shape[1] for r in rows)
+    canvas = Image.new("RGB", (width, top + sum(r.shape[0] for r in rows) + row_gap * (len(rows) - 1)), "white")
+    draw = ImageDraw.Draw(canvas)
+    draw.text((2, 2), head, fill="black", font=font)
+    draw.text((2, 2 + line), stats, fill=(70, 70, 70), font=font)
+    y = top
+    for r in rows:
+        canvas.paste(Image.fromarray(r), (0, y))
+        y += r.shape[0] + row_gap
     return np.asarray(canvas)
 
 

@@ -346,7 +346,8 @@ def frame_viewer(frames, labels: Sequence | None = None, *, axes=None, controls:
         options = [(str(v), i) for i, v in enumerate(values)]
         if kind == "slider":
             control = W.SelectionSlider(options=[str(v) for v in values], value=str(values[0]), description=name,
-                                        continuous_update=True, style={"description_width": "initial"})
+                                        continuous_update=True, style={"description_width": "initial"},
+                                        layout=W.Layout(width="250px", min_width="200px"))
         elif kind == "dropdown":
             control = W.Dropdown(options=options, value=0, description=name, style={"description_width": "initial"})
         else:
@@ -356,7 +357,9 @@ def frame_viewer(frames, labels: Sequence | None = None, *, axes=None, controls:
         control.add_class("srlib-frame-control")
         widgets.append(control)
     root.add_class("srlib-frame-viewer")
-    children = ([W.HTML(f"<b>{title}</b>")] if title else []) + [W.HBox(widgets), root]
+    # controls wrap onto several lines rather than squeezing the sliders' tracks to nothing
+    bar = W.HBox(widgets, layout=W.Layout(flex_flow="row wrap", column_gap="1.5em"))
+    children = ([W.HTML(f"<b>{title}</b>")] if title else []) + [bar, root]
     viewer = W.VBox(children)
     viewer.add_class("srlib-frame-viewer-box")
     viewer.controls, viewer.stacks, viewer.links = widgets, root, links  # for tests and composition
