@@ -1,6 +1,6 @@
 """The PSPL attention-map explorer in a real browser, without a kernel.
 
-Reuses the fixtures of ``tests/test_browser.py`` (the smoke-profile book, its server and headless
+Uses the session fixtures of ``tests/conftest.py`` (the smoke-profile book, its server and headless
 Chromium; ``SRLIB_BOOK_HTML=_build/html`` checks an existing build). Moves the explorer's
 ``step`` and ``delta`` sliders and checks that the displayed frame changes each time.
 """
@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from test_browser import SCREENSHOTS, _open, browser, built_book, frame_shot, frame_shot_changed, server  # noqa: F401 (fixtures)
+from chromium import SCREENSHOTS, frame_shot, frame_shot_changed, open_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -49,8 +49,8 @@ def _save_viewport_shot(cdp, path):
     return data
 
 
-def test_pspl_explorer_sliders_change_the_frame(browser, server):  # noqa: F811
-    _open(browser, server + PAGE)
+def test_pspl_explorer_sliders_change_the_frame(browser, server):
+    open_page(browser, server + PAGE)
     assert browser.eval("document.querySelector('h1') && document.querySelector('h1').textContent"), "no heading"
     browser.wait_for(f"document.querySelectorAll('{VIEWER} img').length > 0", 60, "the PSPL explorer to render")
     labels = browser.eval("[...document.querySelectorAll('.srlib-frame-control .widget-label')].map(l => l.textContent.trim())")

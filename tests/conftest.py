@@ -1,0 +1,84 @@
+"""Session fixtures shared by the browser tests (tests/test_browser*.py): one smoke-profile book, one server, one Chromium."""
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import os
+import socket
+import subprocess
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from chromium import CDP, CHROMIUM_FLAGS, REPO, WIDTH, QuietHandler, chromium_path
+from srlib import book
+
+
+@pytest.fixture(scope="session")
+def built_book(tmp_path_factory):
+    """The HTML book built at the smoke profile (same code as `make book`) in a temporary directory.
+
+    ``SRLIB_BOOK_HTML=_build/html`` checks an existing build instead (e.g. the cpu-profile book).
+    """
+    existing = os.environ.get("SRLIB_BOOK_HTML")
+    if existing:
+        html = Path(existing).resolve()
+        assert (html / "index.html").is_file(), f"SRLIB_BOOK_HTML={existing}: no index.html there; run `make book`"
+        return html
+    book.vendor(REPO, log=lambda *_: None)
+    build_dir = tmp_path_factory.mktemp("book-build")
+    html = book.run_book(REPO, profile="smoke", build_dir=build_dir, log=lambda *_: None)
+    return html
+
+
+@pytest.fixture(scope="session")
+def server(built_book):
+    handler = functools.partial(QuietHandler, directory=str(built_book))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture(scope="session")
+def browser(server, tmp_path_factory):
+    profile_dir = tmp_path_factory.mktemp("chromium-profile")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [chromium_path(), *CHROMIUM_FLAGS, f"--user-data-dir={profile_dir}", f"--remote-debugging-port={port}",
+         f"--window-size={WIDTH},900", "about:blank"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        targets = None
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=2) as r:
+                    targets = [t for t in json.load(r) if t.get("type") == "page"]
+                if targets:
+                    break
+            except OSError:
+                time.sleep(0.3)
+        assert targets, "Chromium did not open its DevTools port within 30 s"
+        cdp = CDP(targets[0]["webSocketDebuggerUrl"])
+        cdp.send("Network.enable")
+        cdp.send("Page.enable")
+        cdp.send("Runtime.enable")
+        cdp.send("Emulation.setDeviceMetricsOverride", width=WIDTH, height=900, deviceScaleFactor=1, mobile=False)
+        yield cdp
+        cdp.close()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
