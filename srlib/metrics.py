@@ -34,6 +34,7 @@ __all__ = [
     "psnr",
     "ssim",
     "ssim_map",
+    "SSIM_MAP_PADDINGS",
     "entropy",
     "evaluate_sr",
     "evaluate_model",
@@ -161,11 +162,19 @@ def _window_torch(window, sigma, channels, dtype, device):
     return w
 
 
-def ssim_map(x, y, window: int = SSIM_WINDOW, sigma: float = SSIM_SIGMA, data_range: float = 1.0, c1=None, c2=None):
+SSIM_MAP_PADDINGS = ("zero", "reflect")
+
+
+def ssim_map(x, y, window: int = SSIM_WINDOW, sigma: float = SSIM_SIGMA, data_range: float = 1.0, c1=None, c2=None,
+             padding: str = "zero"):
     """Per-pixel, per-channel SSIM of two (N, C, H, W) tensors, same size as the input.
 
-    Separable Gaussian (window x 1 then 1 x window) as grouped convolutions with zero padding
-    ``window // 2``. ``c1``/``c2`` default to (0.01 L)^2 and (0.03 L)^2 with L = ``data_range``;
+    Separable Gaussian (window x 1 then 1 x window) as grouped convolutions. ``padding`` says
+    what the window sees beyond the border (``window // 2`` pixels): ``"zero"`` (default; what
+    ``pytorch_ssim`` and the PSPL authors' code do: zeros pull both local means down and add
+    spurious local variance, so M_s within ``window // 2`` of the border is biased, usually
+    upwards) or ``"reflect"`` (mirrored pixels, no edge repeated; needs H, W > ``window // 2``).
+    ``c1``/``c2`` default to (0.01 L)^2 and (0.03 L)^2 with L = ``data_range``;
     pass them explicitly to copy code that used other constants (PSPL: [0, 255] data with
     [0, 1] constants, c1 = 1e-4, c2 = 9e-4). Differentiable.
     """
@@ -180,12 +189,22 @@ def ssim_map(x, y, window: int = SSIM_WINDOW, sigma: float = SSIM_SIGMA, data_ra
         c1 = (SSIM_K1 * data_range) ** 2
     if c2 is None:
         c2 = (SSIM_K2 * data_range) ** 2
+    if padding not in SSIM_MAP_PADDINGS:
+        raise ValueError(f"ssim_map: padding must be one of {SSIM_MAP_PADDINGS}, got {padding!r}")
     c = x.shape[1]
     pad = window // 2
     wv, wh = _window_torch(window, sigma, c, x.dtype, x.device)
+    if padding == "reflect":
+        if min(x.shape[-2:]) <= pad:
+            raise ValueError(f"ssim_map: padding='reflect' needs images larger than {pad} px (window {window}), "
+                             f"got {tuple(x.shape[-2:])}; use padding='zero' or a larger image")
+        x, y = F.pad(x, (pad,) * 4, mode="reflect"), F.pad(y, (pad,) * 4, mode="reflect")
+        conv_pad = 0
+    else:
+        conv_pad = pad
 
     def blur(t):  # separable Gaussian per channel; five calls timed no slower than one on a cat, and copy less
-        return F.conv2d(F.conv2d(t, wv, padding=(pad, 0), groups=c), wh, padding=(0, pad), groups=c)
+        return F.conv2d(F.conv2d(t, wv, padding=(conv_pad, 0), groups=c), wh, padding=(0, conv_pad), groups=c)
 
     mu1, mu2 = blur(x), blur(y)
     exx, eyy, exy = blur(x * x), blur(y * y), blur(x * y)

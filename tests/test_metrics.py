@@ -27,11 +27,11 @@ def gaussian_2d(window=11, sigma=1.5):
     return g / g.sum()  # MATLAB fspecial('gaussian', 11, 1.5)
 
 
-def ssim_direct(a, b, c1, c2, pad):
-    """SSIM map by looping over pixels with the 2-D Gaussian window (zero padding ``pad``)."""
+def ssim_direct(a, b, c1, c2, pad, mode="constant"):
+    """SSIM map by looping over pixels with the 2-D Gaussian window (``pad`` pixels of numpy ``mode`` padding)."""
     g = gaussian_2d()
-    a = np.pad(a, pad)
-    b = np.pad(b, pad)
+    a = np.pad(a, pad, mode=mode)
+    b = np.pad(b, pad, mode=mode)
     h, w = a.shape[0] - 10, a.shape[1] - 10
     out = np.zeros((h, w))
     for i in range(h):
@@ -87,6 +87,25 @@ def test_ssim_map_matches_direct_window_loop():
     assert (m32.double() - m).abs().max() < 1e-4
     same = ssim_map(torch.from_numpy(x), torch.from_numpy(x))
     np.testing.assert_allclose(same.numpy(), 1.0, atol=1e-9)
+
+
+def test_ssim_map_reflect_padding_matches_direct_window_loop_and_rejects_bad_input():
+    rng = np.random.default_rng(3)
+    x = rng.random((1, 2, 12, 14))
+    y = np.clip(x + rng.normal(0, 0.1, x.shape), 0, 1)
+    m = ssim_map(torch.from_numpy(x), torch.from_numpy(y), padding="reflect")
+    assert m.shape == x.shape
+    for c in range(2):
+        want = ssim_direct(x[0, c], y[0, c], 0.01**2, 0.03**2, pad=5, mode="reflect")
+        np.testing.assert_allclose(m[0, c].numpy(), want, atol=1e-10)
+    zero = ssim_map(torch.from_numpy(x), torch.from_numpy(y))
+    # the two agree where the window stays inside the image, and only there
+    np.testing.assert_allclose(m[..., 5:-5, 5:-5].numpy(), zero[..., 5:-5, 5:-5].numpy(), atol=1e-12)
+    assert (m - zero).abs()[..., :5, :].max() > 1e-3
+    with pytest.raises(ValueError, match="padding must be one of"):
+        ssim_map(torch.from_numpy(x), torch.from_numpy(y), padding="same")
+    with pytest.raises(ValueError, match="larger than 5 px"):
+        ssim_map(torch.zeros(1, 1, 5, 9), torch.zeros(1, 1, 5, 9), padding="reflect")
 
 
 def test_entropy():

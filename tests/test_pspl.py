@@ -204,3 +204,31 @@ def test_registered_and_bad_arguments_are_named():
     hook = PSPLLoss()
     with pytest.raises(ValueError, match="scale"):
         hook(Canvas(torch.rand(1, 3, 8, 8)), {"lr": torch.rand(1, 3, 4, 4), "hr": torch.rand(1, 3, 16, 16)}, 0)
+
+
+def test_zero_padding_raises_border_similarity_and_reflect_removes_the_bias():
+    """On a stationary noisy pair, the code's zero padding makes M_s higher within 5 px of the border
+    (so PSPL weighs those pixels less while delta is small); reflect padding gives the border the
+    interior's statistics."""
+    g = torch.Generator().manual_seed(0)
+    hr = torch.rand(8, 3, 32, 32, generator=g)
+    sr = (hr + 0.3 * torch.randn(hr.shape, generator=g)).clamp(0, 1)
+    band = torch.zeros(32, 32, dtype=torch.bool)
+    band[:5] = band[-5:] = True
+    band[:, :5] = band[:, -5:] = True
+    stats = {}
+    for padding in ("zero", "reflect"):
+        m_s = similarity_map(sr, hr, padding=padding)
+        m_a = attention_map(m_s, delta=1.0)  # at small delta the ratio is a ratio of rare tails: noisy
+        stats[padding] = (m_s[..., band].mean().item(), m_s[..., ~band].mean().item(),
+                          m_a[..., band].mean().item() / m_a[..., ~band].mean().item())
+    zero_border, zero_inside, zero_ratio = stats["zero"]
+    refl_border, refl_inside, refl_ratio = stats["reflect"]
+    assert zero_inside == pytest.approx(refl_inside, abs=1e-6)  # interior windows never see the padding
+    assert zero_border > zero_inside + 0.03
+    assert abs(refl_border - refl_inside) < 0.01
+    assert zero_ratio < 0.9 and 0.95 < refl_ratio < 1.05
+    hook = PSPLLoss(ssim_padding="reflect")
+    assert "ssim_padding='reflect'" in repr(hook)
+    with pytest.raises(ValueError, match="ssim_padding"):
+        PSPLLoss(ssim_padding="circular")
