@@ -7,6 +7,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from srlib.chapters import pspl
 
@@ -347,3 +348,66 @@ def test_fig3_explorer_frames_viewer_and_text():
     assert ex["text"] == f"4 frames of {w}x{h} px; model: tiny run"
     assert hasattr(ex["viewer"], "children")
     assert snaps["iterations"] == [0, 10]    # the snapshot set itself is untouched
+
+
+# ------------------------------------------------------- the border of the SSIM map (aside after Fig. 5)
+
+
+def test_border_mask_and_share():
+    m = pspl.border_mask(6, 8, 2)
+    assert m.sum() == 6 * 8 - 2 * 4 and not m[2:4, 2:6].any() and m[0].all() and m[:, -1].all()
+    assert not pspl.border_mask(5, 5, 0).any()
+    assert pspl.border_share(32) == pytest.approx(1 - (22 / 32) ** 2)  # cpu profile x4: 53%
+    assert pspl.border_share(192) == pytest.approx(1 - (182 / 192) ** 2)  # paper x4: 10%
+    assert pspl.border_share(8) == 1.0  # every window of an 8-px patch reaches past its border
+    with pytest.raises(ValueError):
+        pspl.border_share(0)
+    shares = pspl.border_shares("pspl.table1_edsr_pspl").set_index("profile")
+    assert shares.loc["paper", "HR patch"] == 192 and shares.loc["paper", "scale"] == 4
+    assert shares.loc["cpu", "pixels within 5 px of the border"] > 0.5 > shares.loc["paper", "pixels within 5 px of the border"]
+
+
+class _Upsampler(torch.nn.Module):
+    """Nearest-neighbour x``scale`` upsampling, darkened by ``dark`` within ``band`` px of the border."""
+
+    colors = 3
+
+    def __init__(self, scale, band=0, dark=0.0):
+        super().__init__()
+        self.scale, self.band, self.dark = scale, band, dark
+        self.w = torch.nn.Parameter(torch.zeros(1))  # so .eval()/.train() and parameters() behave
+
+    def forward(self, x):
+        y = torch.nn.functional.interpolate(x, scale_factor=self.scale, mode="nearest")
+        if self.band:
+            m = torch.from_numpy(pspl.border_mask(*y.shape[-2:], self.band))
+            y = torch.where(m, y - self.dark, y)
+        return y
+
+
+def test_border_errors_find_a_dark_frame_and_only_there():
+    models = {"plain": _Upsampler(4), "dark frame": _Upsampler(4, band=4, dark=0.2)}
+    e = pspl.border_errors(models, ["Set5"], 4, band=4).set_index("model")
+    assert (e["images"] == 5).all()
+    plain, dark = e.loc["plain"], e.loc["dark frame"]
+    assert dark["SR−HR interior"] == pytest.approx(plain["SR−HR interior"], abs=1e-12)
+    assert dark["SR−HR border"] < plain["SR−HR border"] - 0.1
+    assert dark["excess"] > 2 * plain["excess"]
+    y_model = _Upsampler(4)
+    y_model.colors = 1
+    with pytest.raises(ValueError, match="Y-channel"):
+        pspl.border_errors({"y": y_model}, ["Set5"], 4, band=4)
+
+
+def test_border_weights_on_training_patches_zero_against_reflect():
+    from srlib import profiles
+
+    cfg = profiles.get("smoke", "pspl.table1_edsr_pspl")
+    w = pspl.border_weights(_Upsampler(cfg["scale"], band=4, dark=0.3), cfg, deltas=[0.5, 2.0], batches=2)
+    assert list(w["padding"]) == ["zero", "zero", "reflect", "reflect"]
+    z, r = w[w["padding"] == "zero"].iloc[0], w[w["padding"] == "reflect"].iloc[0]
+    # the interior never sees the padding; the dark frame lowers M_s at the border only with reflect padding
+    assert z["mean M_s interior"] == pytest.approx(r["mean M_s interior"], abs=1e-6)
+    assert r["mean M_s border"] < z["mean M_s border"]
+    assert r["border / interior"] > z["border / interior"]
+    assert ((w["border share of weight"] >= 0) & (w["border share of weight"] <= 1)).all()

@@ -14,7 +14,9 @@ The notebooks hold the parameters and call these functions; the generic pieces t
 * Part 3 (comparison.ipynb, Table 1, Fig. 1, Fig. 5): :func:`table1_runs`, :func:`table1_results`,
   :func:`table1_against_paper`, :func:`table1_provenance`, :func:`table1_gains`,
   :func:`table1_cell_verdicts`, :func:`table1_pooled_verdicts`, :func:`fig1_points`,
-  :func:`plot_fig1`, :func:`fig5_crops`.
+  :func:`plot_fig1`, :func:`fig5_crops`; the aside on the dark frame of the PSPL model
+  (the SSIM map's border): :func:`border_study`, built on :func:`border_share`,
+  :func:`border_shares`, :func:`border_weights`, :func:`border_errors`, :func:`border_corners`.
 * Both: :func:`same_loss_duplicates` (variants that are one run at a profile are shown once),
   :func:`update_claims` (this chapter's rows of ``results/claims/pspl.csv``).
 """
@@ -24,10 +26,14 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from srlib import convergence as cv
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 CHAPTER = "pspl"
 SETS = ["Set5", "Set14", "B100", "Urban100"]
@@ -780,3 +786,190 @@ def fig5_crops(t1: dict, model: str, set_name: str, index: int, scale: int, crop
     caption = (f"{cr['name']}, x{scale}, HR crop (top, left, h, w) = {cr['box']}; models: {model} runs of seed "
                f"{t1['seeds'][0]}, {t1['profile']} profile")
     return {"images": images, "titles": titles, "caption": caption}
+
+
+# -------------------------------------------- part 3, aside: the border of the SSIM map (the dark frame of Fig. 5)
+
+
+def border_mask(height: int, width: int, band: int) -> np.ndarray:
+    """True within ``band`` pixels of the image border."""
+    if band < 0:
+        raise ValueError(f"border band must be >= 0, got {band}")
+    m = np.zeros((height, width), bool)
+    if band:
+        m[:band], m[-band:], m[:, :band], m[:, -band:] = True, True, True, True
+    return m
+
+
+def border_share(hr_patch: int, window: int | None = None) -> float:
+    """Share of an ``hr_patch`` x ``hr_patch`` patch's pixels whose SSIM window reaches past the patch border."""
+    from srlib.conventions import SSIM_WINDOW
+
+    r = (window or SSIM_WINDOW) // 2
+    if hr_patch < 1:
+        raise ValueError(f"hr_patch must be >= 1, got {hr_patch}")
+    inner = max(hr_patch - 2 * r, 0)
+    return 1.0 - inner * inner / (hr_patch * hr_patch)
+
+
+def border_shares(experiment: str) -> "pd.DataFrame":
+    """For each profile of ``experiment``: scale, LR and HR training patch size, and :func:`border_share`."""
+    import pandas as pd
+
+    from srlib import profiles
+
+    rows = []
+    for p in profiles.PROFILES:
+        c = profiles.get(p, experiment)
+        lr = int(c["data"].get("patch", 48))
+        hr = lr * int(c["scale"])
+        rows.append({"profile": p, "scale": c["scale"], "LR patch": lr, "HR patch": hr,
+                     "pixels within 5 px of the border": border_share(hr)})
+    return pd.DataFrame(rows)
+
+
+def border_weights(model, config: dict, deltas: Sequence[float], paddings: Sequence[str] = ("zero", "reflect"),
+                   batches: int = 16) -> "pd.DataFrame":
+    """PSPL's weights near the patch border against the interior, on ``config``'s own training patches.
+
+    ``model``'s outputs on ``batches`` training batches (:func:`srlib.train.build_batches`, the same
+    patches a run of ``config`` draws first); for each SSIM ``padding`` and ``delta``: mean M_a within
+    ``window // 2`` px of the patch border and inside, their ratio, and the border's share of the
+    total weight (its share of pixels is :func:`border_share`).
+    """
+    import pandas as pd
+    import torch
+
+    from srlib.conventions import SSIM_WINDOW
+    from srlib.losses.pspl import attention_map, similarity_map
+    from srlib.losses.pixel import to_model_colors
+    from srlib.train import build_batches
+
+    batch_of = build_batches(config, model)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            pairs = []
+            for i in range(batches):
+                b = batch_of(i)
+                pairs.append((model(to_model_colors(b["lr"], model)).clamp(0, 1), to_model_colors(b["hr"], model)))
+    finally:
+        model.train(was_training)
+    h, w = pairs[0][1].shape[-2:]
+    band = torch.from_numpy(border_mask(h, w, SSIM_WINDOW // 2))
+    args = config["loss"].get("args", {})
+    consts = args.get("ssim_constants", "code")
+    rows = []
+    for padding in paddings:
+        m_s = torch.cat([similarity_map(sr, hr, consts, padding) for sr, hr in pairs])
+        for d in deltas:
+            m_a = attention_map(m_s, delta=float(d))
+            wb, wi = m_a[..., band].mean().item(), m_a[..., ~band].mean().item()
+            total = m_a.sum().item()
+            rows.append({"padding": padding, "delta": float(d), "mean M_s border": m_s[..., band].mean().item(),
+                         "mean M_s interior": m_s[..., ~band].mean().item(), "mean M_a border": wb,
+                         "mean M_a interior": wi, "border / interior": wb / wi if wi > 0 else math.nan,
+                         "border share of weight": m_a[..., band].sum().item() / total if total > 0 else math.nan})
+    return pd.DataFrame(rows)
+
+
+def border_errors(models: Mapping[str, object], set_names: Sequence[str], scale: int, band: int) -> "pd.DataFrame":
+    """Per model and test set: the mean signed error SR − HR and mean |SR − HR| (RGB, [0, 1]) within
+    ``band`` px of the image border and inside, and ``excess`` = border |err| / interior |err|.
+    Whole test images (LR from :func:`srlib.data.lr_pairs`); grey images are skipped; RGB models only."""
+    import pandas as pd
+    import torch
+
+    from srlib import data
+
+    rows = []
+    for label, net in models.items():
+        if int(getattr(net, "colors", 3)) != 3:
+            raise ValueError(f"border_errors: {label!r} is a Y-channel model; give RGB models")
+        net.eval()
+        for set_name in set_names:
+            acc = np.zeros(4)
+            n = 0
+            for stem, lr, hr in data.lr_pairs(set_name, scale):
+                if lr.ndim != 3:
+                    continue
+                with torch.no_grad():
+                    inp = torch.from_numpy(np.ascontiguousarray(lr.transpose(2, 0, 1))).float().div(255)[None]
+                    sr = net(inp).clamp(0, 1)[0].permute(1, 2, 0).numpy().astype(np.float64)
+                err = sr - hr / 255.0
+                m = border_mask(*err.shape[:2], band)
+                acc += [err[m].mean(), err[~m].mean(), np.abs(err[m]).mean(), np.abs(err[~m]).mean()]
+                n += 1
+            e = acc / max(n, 1)
+            rows.append({"model": label, "set": set_name, "images": n, "SR−HR border": e[0], "SR−HR interior": e[1],
+                         "|SR−HR| border": e[2], "|SR−HR| interior": e[3], "excess": e[2] / e[3]})
+    return pd.DataFrame(rows)
+
+
+def border_corners(models: Mapping[str, object], set_name: str, index: int, scale: int, size: int, zoom: int) -> dict:
+    """The top-left ``size`` x ``size`` HR corner of one test image: each model's output and HR, zoomed
+    (the frame of a model with a border defect is visible here); ``images`` and ``titles``."""
+    import torch
+
+    from srlib import data, viz
+
+    stem, lr, hr = data.lr_pairs(set_name, scale)[index]
+    outs = {}
+    for label, net in models.items():
+        with torch.no_grad():
+            inp = torch.from_numpy(np.ascontiguousarray(lr.transpose(2, 0, 1))).float().div(255)[None]
+            outs[label] = np.round(net(inp).clamp(0, 1)[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8)
+    outs["HR"] = hr
+    images = [viz.zoom_nearest(im[:size, :size], zoom) for im in outs.values()]
+    titles = [f"{k}\n{set_name}/{stem}, top-left {size} px" for k in outs]
+    return {"images": images, "titles": titles}
+
+
+def border_study(t1: dict, model: str, set_names: Sequence[str], deltas: Sequence[float], corner: dict | None = None,
+                 batches: int = 16) -> dict:
+    """The aside after Fig. 5: why ``model``'s PSPL output has a dark frame, and what reflect padding changes.
+
+    Trains (if missing) ``model``'s PSPL run with a reflect-padded SSIM map for ``t1``'s seeds.
+    Returns ``shares`` (:func:`border_shares`), ``weights`` (:func:`border_weights` of the PSPL seed-0
+    model on its own training patches), ``errors`` (:func:`border_errors` of every method's seed-0
+    model), ``excess`` (per seed, the mean border excess of PSPL and of PSPL with reflect padding;
+    their checkpoints are needed), ``psnr`` (per seed and method, the mean PSNR over the test sets
+    of Table 1), the verdicts ``frame`` ("reflect padding lowers the border excess") and ``verdict``
+    ("reflect padding raises PSNR"), computed from the seeds, ``corners`` (:func:`border_corners`,
+    with ``corner = {set_name, index, size, zoom}``), ``runs`` and ``text``.
+    """
+    import pandas as pd
+
+    from srlib import profiles, runs
+
+    profile, seeds = t1["profile"], t1["seeds"]
+    key = table1_key(model, "pspl_reflect")
+    run_of = {(model, "pspl_reflect", s): runs.get_or_train(dict(profiles.get(profile, key), seed=s), key, progress=False)
+              for s in seeds}
+    reflect = table1_results(run_of, {"pspl_reflect": "PSPL, reflect padding"})
+    results = pd.concat([t1["results"][t1["results"]["model"] == model], reflect], ignore_index=True)
+    psnr = results.groupby(["method", "seed"], as_index=False)["psnr"].mean()
+    zero, refl = (psnr[psnr["method"] == m]["psnr"].to_numpy() for m in ("PSPL", "PSPL, reflect padding"))
+    verdict = cv.verdict(refl, zero, better="higher", name_a="reflect", name_b="zero (code)", what="mean PSNR (dB)",
+                         decimals=3)
+    cfg = profiles.get(profile, table1_key(model, "pspl"))
+    scale = int(cfg["scale"])
+    seed0 = {f"{t1['methods'][m]}": t1["runs"][(model, m, seeds[0])].load_model() for m in t1["methods"]}
+    seed0["PSPL, reflect padding"] = run_of[(model, "pspl_reflect", seeds[0])].load_model()
+    errors = border_errors(seed0, set_names, scale, band=scale)
+    pspl_runs = {s: t1["runs"][(model, "pspl", s)] for s in seeds}
+    excess = pd.DataFrame([{"seed": s, **{label: border_errors({label: r.load_model()}, set_names, scale, band=scale)
+                                          ["excess"].mean() for label, r in (("PSPL", pspl_runs[s]),
+                                          ("PSPL, reflect padding", run_of[(model, "pspl_reflect", s)]))}}
+                           for s in seeds])
+    frame = cv.verdict(excess["PSPL, reflect padding"], excess["PSPL"], better="lower", name_a="reflect",
+                       name_b="zero (code)", what="border excess", decimals=2)
+    weights = border_weights(seed0["PSPL"], dict(cfg, seed=seeds[0]), deltas, batches=batches)
+    corners = border_corners(seed0, scale=scale, **corner) if corner else None
+    shares = border_shares(table1_key(model, "pspl"))
+    text = (f"border excess (|SR−HR| within {scale} px of the border / inside; {', '.join(set_names)}; "
+            f"reflect padding lowers it): {frame['evidence']} -> {frame['verdict']}"
+            f"\nmean PSNR over {', '.join(SETS)} (reflect padding raises it): {verdict['evidence']} -> {verdict['verdict']}")
+    return {"shares": shares, "weights": weights, "errors": errors, "excess": excess, "psnr": psnr, "frame": frame,
+            "verdict": verdict, "corners": corners, "runs": run_of, "text": text}
