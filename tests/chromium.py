@@ -109,7 +109,7 @@ def open_page(cdp: CDP, url: str):
 
 def page_screenshot(cdp: CDP, path: Path | None) -> bytes:
     """The whole page: the viewport is made as tall as the page (stable layout), shot, restored."""
-    height = min(int(cdp.eval("Math.ceil(document.documentElement.scrollHeight)")), 12000)
+    height = min(int(cdp.eval("Math.ceil(document.documentElement.scrollHeight)")), 16000)
     cdp.send("Emulation.setDeviceMetricsOverride", width=WIDTH, height=height, deviceScaleFactor=1, mobile=False)
     cdp.eval("window.scrollTo(0, 0)")
     time.sleep(0.5)
