@@ -167,6 +167,81 @@ def get_or_train(config: dict, experiment: str, force: bool = False, root=None, 
     return Run(d, ck_root)
 
 
+def _train_job(config: dict, experiment: str, kwargs: dict) -> str:
+    """One job of :func:`get_or_train_many` in a worker process (a top-level function: picklable)."""
+    return str(get_or_train(config, experiment, **kwargs).dir)
+
+
+def _cpu_only(config: dict) -> bool:
+    from srlib.train import resolve_device
+
+    return resolve_device(config.get("device", "auto")).type == "cpu"
+
+
+def train_workers(configs: list[dict]) -> int:
+    """How many runs of ``configs`` to train side by side: ``$SRLIB_TRAIN_WORKERS`` if set, else
+    CPU cores // threads per run when every run is on the CPU with a fixed ``threads``, else 1
+    (runs that share a GPU, or that use every core, are trained one after the other)."""
+    env = os.environ.get("SRLIB_TRAIN_WORKERS")
+    if env:
+        try:
+            n = int(env)
+        except ValueError:
+            raise ValueError(f"SRLIB_TRAIN_WORKERS must be a whole number, got {env!r}") from None
+        if n < 1:
+            raise ValueError(f"SRLIB_TRAIN_WORKERS must be >= 1, got {n}")
+        return n
+    if not configs or not all(c.get("threads") and _cpu_only(c) for c in configs):
+        return 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, cores // max(int(c["threads"]) for c in configs))
+
+
+def get_or_train_many(jobs, workers: int | None = None, progress: bool = True, **kwargs) -> list[Run]:
+    """:func:`get_or_train` for each ``(config, experiment)`` of ``jobs``, training the missing runs
+    ``workers`` at a time in separate processes (default :func:`train_workers`); returns the runs
+    in the order of ``jobs``.
+
+    A run's result does not depend on where it is trained (its seed, data order and thread count
+    come from its config), so this only changes the wall time. Finished runs are reused as by
+    :func:`get_or_train`; ``kwargs`` (``root``, ``checkpoint_root``, ``force``, ...) go to it.
+    A failing run raises after the others have finished, naming its experiment and hash.
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    jobs = [(c, e) for c, e in jobs]
+    kwargs.pop("progress", None)
+    root = kwargs.get("root")
+    todo = [i for i, (c, e) in enumerate(jobs)
+            if kwargs.get("force") or not (Path(root or default_root(c)) / e / run_hash(c) / "final.json").exists()]
+    n = min(workers or train_workers([jobs[i][0] for i in todo]), len(todo))
+    if n > 1 and kwargs.get("evaluate") is not None:
+        raise ValueError("get_or_train_many: a custom evaluate function cannot be sent to worker processes; use workers=1")
+    if n > 1:
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=len(todo), desc=f"training {len(todo)} runs, {n} at a time", unit="run")
+        errors = []
+        # spawn: a fresh interpreter per worker (forking a process that already runs torch threads can hang)
+        with ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = {pool.submit(_train_job, jobs[i][0], jobs[i][1], {**kwargs, "progress": False}): i for i in todo}
+            for f in as_completed(futures):
+                i = futures[f]
+                if f.exception() is not None:
+                    errors.append(f"{jobs[i][1]}/{run_hash(jobs[i][0])}: {f.exception()!r}")
+                if bar is not None:
+                    bar.update(1)
+        if bar is not None:
+            bar.close()
+        if errors:
+            raise RuntimeError(f"{len(errors)} of {len(todo)} runs failed:\n" + "\n".join(errors))
+        kwargs.pop("force", None)  # trained just now: do not delete them again below
+    return [get_or_train(c, e, progress=progress, **kwargs) for c, e in jobs]
+
+
 def _lookup(config: dict, dotted: str):
     node = config
     for part in dotted.split("."):

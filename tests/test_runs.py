@@ -129,3 +129,43 @@ def test_cli_train_then_eval(tmp_path, capsys, monkeypatch):
     with pytest.raises(ValueError, match="unknown profile"):
         monkeypatch.setenv("SRLIB_PROFILE", "gpu")
         main(argv)
+
+
+def test_get_or_train_many_in_worker_processes_matches_one_by_one(tmp_path):
+    """Two runs trained side by side in spawned workers give the same weights and metrics as one
+    after the other; finished runs are then reused; the order of the result is the order of the jobs."""
+    cfgs = [tiny_config(seed=s, eval={"sets": ["Set5"], "max_images": 1}) for s in (0, 1)]
+    jobs = [(c, "unit") for c in cfgs]
+    side = runs.get_or_train_many(jobs, workers=2, progress=False, root=tmp_path / "a", checkpoint_root=tmp_path / "ca")
+    one = runs.get_or_train_many(jobs, workers=1, progress=False, root=tmp_path / "b", checkpoint_root=tmp_path / "cb")
+    assert [r.config["seed"] for r in side] == [0, 1] == [r.config["seed"] for r in one]
+    for a, b in zip(side, one):
+        assert a.final["metrics"] == b.final["metrics"]
+        wa, wb = a.load_model().state_dict(), b.load_model().state_dict()
+        assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    stamp = [(r.dir / "final.json").stat().st_mtime_ns for r in side]
+    again = runs.get_or_train_many(jobs, workers=2, progress=False, root=tmp_path / "a", checkpoint_root=tmp_path / "ca")
+    assert [(r.dir / "final.json").stat().st_mtime_ns for r in again] == stamp  # reused, not retrained
+
+
+def test_get_or_train_many_reports_failed_runs_by_name(tmp_path):
+    bad = tiny_config(model={"name": "no-such-model", "args": {}})
+    with pytest.raises(RuntimeError, match=r"1 of 2 runs failed:\n.*unit/"):
+        runs.get_or_train_many([(tiny_config(), "unit"), (bad, "unit")], workers=2, progress=False,
+                               root=tmp_path / "r", checkpoint_root=tmp_path / "c")
+    with pytest.raises(ValueError, match="evaluate"):
+        runs.get_or_train_many([(tiny_config(seed=5), "unit"), (tiny_config(seed=6), "unit")], workers=2,
+                               root=tmp_path / "r", evaluate=fake_evaluate)
+
+
+def test_train_workers(monkeypatch):
+    monkeypatch.delenv("SRLIB_TRAIN_WORKERS", raising=False)
+    assert runs.train_workers([tiny_config(threads=None)]) == 1  # no fixed thread count: one at a time
+    cores = len(__import__("os").sched_getaffinity(0))
+    assert runs.train_workers([tiny_config(threads=1)]) == cores
+    assert runs.train_workers([tiny_config(threads=cores)]) == 1
+    monkeypatch.setenv("SRLIB_TRAIN_WORKERS", "3")
+    assert runs.train_workers([tiny_config()]) == 3
+    monkeypatch.setenv("SRLIB_TRAIN_WORKERS", "zero")
+    with pytest.raises(ValueError, match="SRLIB_TRAIN_WORKERS"):
+        runs.train_workers([tiny_config()])

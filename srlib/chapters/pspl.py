@@ -293,8 +293,9 @@ def fig4_runs(profile: str, seeds: Sequence[int], methods: Mapping[str, str], me
     reference = next(iter(methods))
     val_set = cfg[reference]["eval"]["sets"][0]
     column = f"{val_set}_{metric}"
-    runs_by = {(name, s): runs.get_or_train(dict(cfg[name], seed=s), key, progress=False)
-               for name, key in methods.items() for s in seeds}
+    keys = [(name, s) for name in methods for s in seeds]
+    trained = runs.get_or_train_many([(dict(cfg[name], seed=s), methods[name]) for name, s in keys], progress=False)
+    runs_by = dict(zip(keys, trained))
     curves = {k: cv.curve_from_log(r.log, column) for k, r in runs_by.items()}
     shown = "PSPL" if "PSPL" in methods else list(methods)[-1]
     provenance = profiles.describe(cfg[shown], runs_by[(shown, seeds[0])].final)
@@ -468,10 +469,11 @@ def fig4_ablation(f4: dict, th: dict, ablation: Mapping[str, str], final: dict, 
     dup = same_loss_duplicates(cfg)
     notes = [f"'{n}' is the same loss as '{first}' at the {profile} profile: skipped" for n, first in dup.items()]
     rows, curves = [], {}
-    for label, key in ablation.items():
-        if label in dup:
-            continue
-        r = runs.get_or_train(dict(cfg[label], seed=seed), key, progress=False)
+    shown = {label: key for label, key in ablation.items() if label not in dup}
+    trained = dict(zip(shown, runs.get_or_train_many([(dict(cfg[label], seed=seed), key) for label, key in shown.items()],
+                                                     progress=False)))
+    for label, key in shown.items():
+        r = trained[label]
         it, v = cv.curve_from_log(r.log, f4["column"])
         curves[label] = (it, v)
         rows.append({"variant": label, "loss": r.config["loss"]["name"] + " " + str(r.config["loss"].get("args", "")),
@@ -551,13 +553,14 @@ def table1_runs(profile: str, models: Sequence[str], methods: Mapping[str, str],
     dup = same_loss_duplicates(cfg0)
     notes = [f"'{methods[k]}' has the same loss as another method at the {profile} profile: shown once" for k in dup]
     methods = {k: label for k, label in methods.items() if k not in dup}
-    configs, run_of = {}, {}
+    configs, jobs = {}, {}
     for m in models:
         for method in methods:
             key = table1_key(m, method)
             for s in seeds:
-                c = dict(profiles.get(profile, key), seed=s)
-                configs[(m, method)], run_of[(m, method, s)] = c, runs.get_or_train(c, key, progress=False)
+                configs[(m, method)] = c = dict(profiles.get(profile, key), seed=s)
+                jobs[(m, method, s)] = (c, key)
+    run_of = dict(zip(jobs, runs.get_or_train_many(list(jobs.values()), progress=False)))
     results = table1_results(run_of, methods)
     ours = results.groupby(["model", "set", "method"], as_index=False)[["psnr", "ssim"]].mean()
     ev = configs[(models[0], "baseline")]["eval"]
@@ -945,8 +948,8 @@ def border_study(t1: dict, model: str, set_names: Sequence[str], deltas: Sequenc
 
     profile, seeds = t1["profile"], t1["seeds"]
     key = table1_key(model, "pspl_reflect")
-    run_of = {(model, "pspl_reflect", s): runs.get_or_train(dict(profiles.get(profile, key), seed=s), key, progress=False)
-              for s in seeds}
+    run_of = dict(zip([(model, "pspl_reflect", s) for s in seeds], runs.get_or_train_many(
+        [(dict(profiles.get(profile, key), seed=s), key) for s in seeds], progress=False)))
     reflect = table1_results(run_of, {"pspl_reflect": "PSPL, reflect padding"})
     results = pd.concat([t1["results"][t1["results"]["model"] == model], reflect], ignore_index=True)
     psnr = results.groupby(["method", "seed"], as_index=False)["psnr"].mean()
