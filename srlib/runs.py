@@ -211,7 +211,6 @@ def get_or_train_many(jobs, workers: int | None = None, progress: bool = True, *
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     jobs = [(c, e) for c, e in jobs]
-    kwargs.pop("progress", None)
     root = kwargs.get("root")
     todo = [i for i, (c, e) in enumerate(jobs)
             if kwargs.get("force") or not (Path(root or default_root(c)) / e / run_hash(c) / "final.json").exists()]
