@@ -882,25 +882,21 @@ def border_errors(models: Mapping[str, object], set_names: Sequence[str], scale:
     ``band`` px of the image border and inside, and ``excess`` = border |err| / interior |err|.
     Whole test images (LR from :func:`srlib.data.lr_pairs`); grey images are skipped; RGB models only."""
     import pandas as pd
-    import torch
 
     from srlib import data
+    from srlib.models import super_resolve
 
     rows = []
     for label, net in models.items():
         if int(getattr(net, "colors", 3)) != 3:
             raise ValueError(f"border_errors: {label!r} is a Y-channel model; give RGB models")
-        net.eval()
         for set_name in set_names:
             acc = np.zeros(4)
             n = 0
             for stem, lr, hr in data.lr_pairs(set_name, scale):
                 if lr.ndim != 3:
                     continue
-                with torch.no_grad():
-                    inp = torch.from_numpy(np.ascontiguousarray(lr.transpose(2, 0, 1))).float().div(255)[None]
-                    sr = net(inp).clamp(0, 1)[0].permute(1, 2, 0).numpy().astype(np.float64)
-                err = sr - hr / 255.0
+                err = super_resolve(net, lr) - hr / 255.0
                 m = border_mask(*err.shape[:2], band)
                 acc += [err[m].mean(), err[~m].mean(), np.abs(err[m]).mean(), np.abs(err[~m]).mean()]
                 n += 1
@@ -913,16 +909,11 @@ def border_errors(models: Mapping[str, object], set_names: Sequence[str], scale:
 def border_corners(models: Mapping[str, object], set_name: str, index: int, scale: int, size: int, zoom: int) -> dict:
     """The top-left ``size`` x ``size`` HR corner of one test image: each model's output and HR, zoomed
     (the frame of a model with a border defect is visible here); ``images`` and ``titles``."""
-    import torch
-
     from srlib import data, viz
+    from srlib.models import super_resolve
 
     stem, lr, hr = data.lr_pairs(set_name, scale)[index]
-    outs = {}
-    for label, net in models.items():
-        with torch.no_grad():
-            inp = torch.from_numpy(np.ascontiguousarray(lr.transpose(2, 0, 1))).float().div(255)[None]
-            outs[label] = np.round(net(inp).clamp(0, 1)[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8)
+    outs = {label: np.round(super_resolve(net, lr) * 255).astype(np.uint8) for label, net in models.items()}
     outs["HR"] = hr
     images = [viz.zoom_nearest(im[:size, :size], zoom) for im in outs.values()]
     titles = [f"{k}\n{set_name}/{stem}, top-left {size} px" for k in outs]
@@ -961,11 +952,14 @@ def border_study(t1: dict, model: str, set_names: Sequence[str], deltas: Sequenc
     seed0 = {f"{t1['methods'][m]}": t1["runs"][(model, m, seeds[0])].load_model() for m in t1["methods"]}
     seed0["PSPL, reflect padding"] = run_of[(model, "pspl_reflect", seeds[0])].load_model()
     errors = border_errors(seed0, set_names, scale, band=scale)
-    pspl_runs = {s: t1["runs"][(model, "pspl", s)] for s in seeds}
-    excess = pd.DataFrame([{"seed": s, **{label: border_errors({label: r.load_model()}, set_names, scale, band=scale)
-                                          ["excess"].mean() for label, r in (("PSPL", pspl_runs[s]),
-                                          ("PSPL, reflect padding", run_of[(model, "pspl_reflect", s)]))}}
-                           for s in seeds])
+    compared = ("PSPL", "PSPL, reflect padding")
+    per_seed = [errors[errors["model"].isin(compared)].assign(seed=seeds[0])]  # seed 0: already measured above
+    for s in seeds[1:]:
+        nets = {"PSPL": t1["runs"][(model, "pspl", s)].load_model(),
+                "PSPL, reflect padding": run_of[(model, "pspl_reflect", s)].load_model()}
+        per_seed.append(border_errors(nets, set_names, scale, band=scale).assign(seed=s))
+    excess = (pd.concat(per_seed).groupby(["seed", "model"])["excess"].mean().unstack("model")[list(compared)]
+              .reset_index().rename_axis(columns=None))
     frame = cv.verdict(excess["PSPL, reflect padding"], excess["PSPL"], better="lower", name_a="reflect",
                        name_b="zero (code)", what="border excess", decimals=2)
     weights = border_weights(seed0["PSPL"], dict(cfg, seed=seeds[0]), deltas, batches=batches)

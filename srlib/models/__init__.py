@@ -57,6 +57,25 @@ def bicubic_upsample(x, scale: int):
     return imresize_torch(x, scale=scale)
 
 
+def super_resolve(model, lr):
+    """``model``'s output for one uint8 RGB LR image (H, W, 3), as float64 RGB in [0, 1] (clamped), no gradient.
+
+    RGB models only (``model.colors == 3``); Y-channel models are scored through
+    :func:`srlib.metrics.evaluate_model`.
+    """
+    import numpy as np
+    import torch
+
+    if int(getattr(model, "colors", 3)) != 3:
+        raise ValueError("super_resolve: the model works on Y (colors=1); give an RGB model")
+    if lr.ndim != 3 or lr.shape[2] != 3:
+        raise ValueError(f"super_resolve: expected an (H, W, 3) RGB image, got shape {lr.shape}")
+    inp = torch.from_numpy(np.ascontiguousarray(lr.transpose(2, 0, 1))).float().div(255)[None]
+    with torch.no_grad():
+        out = model(inp).clamp(0, 1)
+    return out[0].permute(1, 2, 0).numpy().astype(np.float64)
+
+
 def _import_all():
     import importlib
     import pkgutil
