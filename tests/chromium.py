@@ -132,6 +132,15 @@ def requested_urls(cdp: CDP) -> list[str]:
     return [e["params"]["request"]["url"] for e in cdp.events if e.get("method") == "Network.requestWillBeSent"]
 
 
+def visible_frame_src(cdp: CDP, viewer: str = ".srlib-frame-viewer") -> str:
+    """The ``src`` of the one visible frame image of ``viewer`` (else a message naming how many are visible)."""
+    return cdp.eval(f"""(() => {{
+        const imgs = [...document.querySelectorAll({json.dumps(viewer + ' img')})]
+            .filter(i => i.offsetParent !== null && i.getBoundingClientRect().width > 0);
+        return imgs.length === 1 ? imgs[0].src : 'visible images: ' + imgs.length;
+    }})()""")
+
+
 def frame_shot(cdp: CDP, viewer: str = ".srlib-frame-viewer") -> bytes:
     """A screenshot of the one visible frame of ``viewer``, taken once it is decoded and painted.
 

@@ -17,7 +17,8 @@ import re
 
 import pytest
 
-from chromium import REPO, SCREENSHOTS, WIDTH, frame_shot, frame_shot_changed, open_page, page_screenshot, requested_urls
+from chromium import (REPO, SCREENSHOTS, WIDTH, frame_shot, frame_shot_changed, open_page, page_screenshot,
+                      requested_urls, visible_frame_src)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -78,19 +79,11 @@ def test_pages_render_offline_with_screenshots(browser, server):
     assert not outside, f"the book requested resources outside 127.0.0.1: {outside[:10]}"
 
 
-def _visible_image_src(cdp) -> str:
-    return cdp.eval("""(() => {
-        const imgs = [...document.querySelectorAll('.srlib-frame-viewer img')]
-            .filter(i => i.offsetParent !== null && i.getBoundingClientRect().width > 0);
-        return imgs.length === 1 ? imgs[0].src : 'visible images: ' + imgs.length;
-    })()""")
-
-
 def test_slider_changes_the_displayed_frame(browser, server):
     open_page(browser, server + PAGES["evaluation-protocol"])
     browser.wait_for("document.querySelectorAll('.srlib-frame-viewer img').length > 0", 60, "the frame viewer")
     browser.eval("document.querySelector('.srlib-frame-viewer').scrollIntoView()")
-    before_src = _visible_image_src(browser)
+    before_src = visible_frame_src(browser)
     assert before_src.startswith(("data:", "blob:", "http")), before_src
     before_png = frame_shot(browser)
 

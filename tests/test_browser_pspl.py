@@ -12,20 +12,12 @@ import time
 
 import pytest
 
-from chromium import SCREENSHOTS, frame_shot, frame_shot_changed, open_page
+from chromium import SCREENSHOTS, frame_shot, frame_shot_changed, open_page, visible_frame_src
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 PAGE = "book/pspl/attention.html"
 VIEWER = ".srlib-frame-viewer"
-
-
-def _visible_src(cdp) -> str:
-    return cdp.eval(f"""(() => {{
-        const imgs = [...document.querySelectorAll('{VIEWER} img')]
-            .filter(i => i.offsetParent !== null && i.getBoundingClientRect().width > 0);
-        return imgs.length === 1 ? imgs[0].src : 'visible images: ' + imgs.length;
-    }})()""")
 
 
 def _focus_slider(cdp, label: str) -> bool:
@@ -61,10 +53,10 @@ def test_pspl_explorer_sliders_change_the_frame(browser, server):
         return !!i && i.complete && i.naturalWidth > 0; }})()""", 30, "the first frame to be decoded")
     time.sleep(0.5)
     _save_viewport_shot(browser, SCREENSHOTS / "pspl-explorer.png")
-    seen = {_visible_src(browser)}
+    seen = {visible_frame_src(browser, VIEWER)}
     assert next(iter(seen)).startswith(("data:", "blob:", "http")), seen
     for axis in ("step", "delta"):
-        before = _visible_src(browser)
+        before = visible_frame_src(browser, VIEWER)
         before_png = frame_shot(browser, VIEWER)
         assert _focus_slider(browser, axis), f"slider handle of {axis!r} not found"
         for kind in ("keyDown", "keyUp"):
