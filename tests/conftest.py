@@ -1,10 +1,12 @@
-"""Session fixtures shared by the browser tests (tests/test_browser*.py): one smoke-profile book, one server, one Chromium."""
+"""Fixtures for every test: a fixed RNG state per test; and, for the browser tests (tests/test_browser*.py),
+one smoke-profile book, one server and one Chromium per session."""
 from __future__ import annotations
 
 import functools
 import http.server
 import json
 import os
+import random
 import socket
 import subprocess
 import threading
@@ -12,10 +14,22 @@ import time
 import urllib.request
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 
 from chromium import CDP, CHROMIUM_FLAGS, REPO, WIDTH, QuietHandler, chromium_path
 from srlib import book
+
+
+@pytest.fixture(autouse=True)
+def fixed_rng_state():
+    """Every test starts from the same RNG state (torch seeds itself from the OS in each process, so an
+    unseeded test would see different random weights on every run)."""
+    random.seed(0)
+    np.random.seed(0)
+    torch.manual_seed(0)
+    yield
 
 
 @pytest.fixture(scope="session")

@@ -109,6 +109,8 @@ def test_receptive_field_of_pre_upsampling_and_post_upsampling_models():
 
 def test_receptive_field_through_global_attention_is_the_whole_input():
     model = RCAN(scale=1, n_resgroups=1, n_resblocks=1, n_feats=4, reduction=2)
+    for a in model.attention_modules():  # a 2-unit squeeze can start with both ReLUs dead: no path through pooling
+        a.down.bias.data.fill_(0.5)
     local = receptive_field(model)
     assert local["lr"] == 2 * 6 + 1 and local["global_pooling"]  # head, 2 RCAB, group, body, tail convs
     full = receptive_field(model, max_size=32, through_attention=True)
