@@ -12,7 +12,7 @@ import sys
 
 # command -> (module, one-line help). Keep this table in the order a newcomer needs it.
 COMMANDS = {
-    "data": ("srlib.data", "list, verify, prepare (LR caches) or fetch the datasets"),
+    "data": ("srlib.data.cli", "list, verify, prepare (LR caches) or fetch the datasets"),
     "bicubic": ("srlib.metrics", "the bicubic PSNR/SSIM table against the papers' rows"),
     "complexity": ("srlib.complexity", "parameters, Mult-Adds (720p output) and receptive field of models"),
     "train": ("srlib.train", "train a model from a config (through the run store)"),

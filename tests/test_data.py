@@ -1,4 +1,4 @@
-"""Tests of srlib.data: roots, registry, image IO errors, verification, LR cache, patch sampler."""
+"""Tests of srlib.data (package srlib/data/): roots, registry, image IO errors, verification, LR cache, patch sampler."""
 import dataclasses
 import hashlib
 import shutil
@@ -13,6 +13,7 @@ import torch
 from PIL import Image
 
 from srlib import data as d
+from srlib.data import datasets as ds  # REPO_ROOT, SHARED_DATA, the LR cache hooks: patched where they are read
 
 REAL_SHARED = d.SHARED_DATA
 SHARED_SET5 = REAL_SHARED / "benchmark" / "Set5" / "HR"
@@ -27,8 +28,8 @@ def isolated(tmp_path, monkeypatch):
         p.mkdir(parents=True)
     monkeypatch.setenv("SRLIB_DATA", str(env))
     monkeypatch.setenv("SRLIB_CACHE", str(cache))
-    monkeypatch.setattr(d, "REPO_ROOT", repo)
-    monkeypatch.setattr(d, "SHARED_DATA", shared)
+    monkeypatch.setattr(ds, "REPO_ROOT", repo)
+    monkeypatch.setattr(ds, "SHARED_DATA", shared)
     d.IMAGE_CACHE.clear()
     yield {"env": env, "repo_data": repo / "data", "shared": shared, "cache": cache}
     d.IMAGE_CACHE.clear()
@@ -240,7 +241,7 @@ def test_lr_cache_written_once_and_reused(isolated, monkeypatch):
             calls.append(hr.shape)
         return _box_down(hr, scale)
 
-    monkeypatch.setattr(d, "_bicubic_lr", lambda: counting_box)
+    monkeypatch.setattr(ds, "_bicubic_lr", lambda: counting_box)
     pairs = d.lr_pairs("Set5", 3)
     assert len(calls) == 5 and [s for s, _, _ in pairs][0] == "baby"
     stem, lr, hr = pairs[0]
@@ -259,7 +260,7 @@ def test_lr_cache_written_once_and_reused(isolated, monkeypatch):
         ["COMPLETE.json"] + [f"{n}.png" for n in ("baby", "bird", "butterfly", "head", "woman")])
     # a changed srlib/degrade.py (other fingerprint) empties the LR cache: LR is recomputed
     (isolated["cache"] / "lr/DEGRADE.sha256").write_text("0" * 64)
-    monkeypatch.setattr(d, "_LR_CACHE_CHECKED", set())
+    monkeypatch.setattr(ds, "_LR_CACHE_CHECKED", set())
     d.IMAGE_CACHE.clear()
     d.lr_pairs("Set5", 3)
     assert len(calls) == 15 and not (isolated["cache"] / "lr/Set5/bicubic-matlab/x2").exists()

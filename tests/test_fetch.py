@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 
 from srlib import data as d
+from srlib.data import datasets as ds  # REPO_ROOT and SHARED_DATA are read there
 from srlib.__main__ import main as srlib_main
 
 NAMES = ("baby", "bird", "butterfly", "head", "woman")
@@ -62,8 +63,8 @@ def site(tmp_path, monkeypatch):
         (tmp_path / p).mkdir()
     monkeypatch.setenv("SRLIB_DATA", str(tmp_path / "root"))
     monkeypatch.setenv("SRLIB_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(d, "REPO_ROOT", tmp_path / "repo")
-    monkeypatch.setattr(d, "SHARED_DATA", tmp_path / "shared")
+    monkeypatch.setattr(ds, "REPO_ROOT", tmp_path / "repo")
+    monkeypatch.setattr(ds, "SHARED_DATA", tmp_path / "shared")
     d.IMAGE_CACHE.clear()
     with serve(site) as url:
         yield {"dir": site, "url": url, "root": tmp_path / "root"}
