@@ -9,7 +9,6 @@
   myst-nb, rendered by the vendored ``@jupyter-widgets/html-manager``) without a kernel.
 * :func:`side_by_side` — a row of images with titles (matplotlib).
 * :func:`crop_compare` — LR (nearest-upsampled) / bicubic / HR crops of the same region.
-* :func:`claims_summary` — every reproduced claim with its verdict, from the results files.
 """
 from __future__ import annotations
 
@@ -27,6 +26,43 @@ from srlib import REPO_ROOT
 
 PROVENANCE_KEYS = ("model", "iterations", "data", "profile", "hardware")
 METRIC_DECIMALS = {"psnr": 2, "ssim": 4}
+#: name and unit of each metric a chapter may be asked for: text and axis labels follow the metric
+METRIC_NAMES = {"psnr": ("PSNR", "dB"), "ssim": ("SSIM", "")}
+
+
+def _metric(metric: str) -> tuple[str, str]:
+    if metric not in METRIC_NAMES:
+        raise ValueError(f"unknown metric {metric!r}; use one of {sorted(METRIC_NAMES)}")
+    return METRIC_NAMES[metric]
+
+
+def metric_label(metric: str) -> str:
+    """``"PSNR"`` / ``"SSIM"``."""
+    return _metric(metric)[0]
+
+
+def metric_unit(metric: str) -> str:
+    """``"dB"`` for PSNR, ``""`` for SSIM (unitless)."""
+    return _metric(metric)[1]
+
+
+def with_unit(value: float, metric: str, extra: int = 0) -> str:
+    """``"34.57 dB"`` / ``"0.9362"``: the metric's decimals (plus ``extra``) and its unit, if any."""
+    unit = metric_unit(metric)
+    text = f"{value:.{METRIC_DECIMALS[metric] + extra}f}"
+    return f"{text} {unit}" if unit else text
+
+
+def axis_label(what: str, metric: str) -> str:
+    """``"Set5 PSNR (dB)"`` / ``"Set5 SSIM"``: a label with the metric's unit in brackets when it has one."""
+    unit = metric_unit(metric)
+    return f"{what} ({unit})" if unit else what
+
+
+def zoom_span(metric: str) -> float:
+    """A y-range that shows the differences that matter near a threshold: 1 dB of PSNR, 0.02 of SSIM."""
+    _metric(metric)
+    return {"psnr": 1.0, "ssim": 0.02}[metric]
 
 
 # ------------------------------------------------------------------------------ provenance
@@ -50,6 +86,26 @@ def hardware_description() -> str:
         if torch.cuda.is_available():
             text = f"GPU: {torch.cuda.get_device_name(0)}; " + text
     return text
+
+
+def run_hardware(finals) -> str:
+    """What runs were trained on, from their own records (``final.json``: device, device name, threads, torch),
+    e.g. ``"CPU, 1 thread, torch 2.14.1 (15 runs)"``; several kinds are listed with their counts. This,
+    not :func:`hardware_description` (the machine rendering the page), belongs in a caption of trained numbers."""
+    from collections import Counter
+
+    kinds = Counter()
+    for f in finals:
+        f = f or {}
+        torch_v = str(f.get("torch", "?")).split("+")[0]
+        if str(f.get("device", "")).startswith("cuda"):
+            kinds[f"{f.get('device_name') or 'CUDA GPU'}, torch {torch_v}"] += 1
+        else:
+            t = f.get("threads")
+            kinds[f"CPU, {t} thread{'s' if t != 1 else ''}, torch {torch_v}"] += 1
+    if not kinds:
+        return "no runs"
+    return "; ".join(f"{k} ({n} run{'s' if n != 1 else ''})" for k, n in kinds.most_common())
 
 
 def provenance_caption(provenance: Mapping[str, object]) -> str:
@@ -234,7 +290,7 @@ def crop_compare(hr, scale: int, *, box: tuple[int, int, int, int] | None = None
     Returns ``{"LR (nearest)": img, "bicubic": img, "HR": img, "box": box, "psnr_bicubic": dB}``
     (PSNR on the RGB crop, for orientation only; the protocol metrics are in :mod:`srlib.metrics`).
     """
-    from srlib import degrade
+    from srlib import degrade, metrics
 
     scale = int(scale)
     hr = degrade.modcrop(_as_uint8_image(hr, "HR image"), scale)
@@ -255,11 +311,9 @@ def crop_compare(hr, scale: int, *, box: tuple[int, int, int, int] | None = None
         "bicubic": bicubic[top:top + h, left:left + w],
         "HR": hr[top:top + h, left:left + w],
     }
-    diff = crops["bicubic"].astype(np.float64) - crops["HR"].astype(np.float64)
-    mse = float(np.mean(diff ** 2))
     out = {k: zoom_nearest(v, zoom) for k, v in crops.items()}
     out["box"] = box
-    out["psnr_bicubic"] = float("inf") if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
+    out["psnr_bicubic"] = metrics.psnr_rgb(crops["bicubic"], crops["HR"])
     return out
 
 
@@ -373,55 +427,3 @@ def plain_table(df, decimals: int = 4):
     """A DataFrame as a readable HTML table: no index column, padded cells, fixed decimals."""
     return (df.style.format(precision=decimals).hide(axis="index")
             .set_table_styles([{"selector": "td, th", "props": "padding: 0.15em 0.7em; text-align: left;"}]))
-
-
-def bicubic_claim_rows(csv_path: Path, tol_psnr: float | None = None, tol_ssim: float | None = None) -> list[dict]:
-    """The evaluation chapter's claim: our bicubic PSNR/SSIM match the papers' bicubic rows.
-
-    Tolerances default to those of ``python -m srlib bicubic`` (``srlib.metrics.PSNR_TOLERANCE``,
-    ``SSIM_TOLERANCE``).
-    """
-    import pandas as pd
-
-    from srlib import metrics
-
-    tol_psnr = metrics.PSNR_TOLERANCE if tol_psnr is None else tol_psnr
-    tol_ssim = metrics.SSIM_TOLERANCE if tol_ssim is None else tol_ssim
-
-    claim = (f"Bicubic baseline PSNR/SSIM (Y channel, shave = scale) equals the papers' bicubic rows "
-             f"within {tol_psnr} dB / {tol_ssim}")
-    if not Path(csv_path).is_file():
-        return [{"chapter": "evaluation", "claim": claim, "evidence": f"{csv_path} missing",
-                 "verdict": "not run: `python -m srlib bicubic`"}]
-    df = pd.read_csv(csv_path)
-    needed = {"set", "scale", "psnr", "ssim", "paper_psnr", "paper_ssim"}
-    if not needed <= set(df.columns):
-        raise ValueError(f"{csv_path}: expected columns {sorted(needed)}, got {list(df.columns)}; "
-                         "regenerate it with `python -m srlib bicubic`")
-    df = df.dropna(subset=["paper_psnr"])
-    d_psnr = (df["psnr"] - df["paper_psnr"]).abs()
-    d_ssim = (df["ssim"] - df["paper_ssim"]).abs()
-    ok = (d_psnr <= tol_psnr) & (d_ssim.fillna(0) <= tol_ssim)
-    evidence = (f"{int(ok.sum())} of {len(df)} (set, scale) rows within tolerance; "
-                f"max |ΔPSNR| {d_psnr.max():.3f} dB, max |ΔSSIM| {d_ssim.max():.4f}")
-    verdict = "reproduced" if len(df) and ok.all() else ("partly reproduced" if ok.any() else "not reproduced")
-    return [{"chapter": "evaluation", "claim": claim, "evidence": evidence, "verdict": verdict}]
-
-
-def claims_summary(results_dir: Path | None = None):
-    """Every reproduced claim with its verdict, computed from the result files (never typed).
-
-    Sources: ``results/bicubic.csv`` (evaluation chapter) and every ``results/claims/*.csv`` that a
-    chapter writes with columns ``chapter, claim, evidence, verdict``.
-    """
-    import pandas as pd
-
-    results_dir = Path(results_dir or REPO_ROOT / "results")
-    rows = bicubic_claim_rows(results_dir / "bicubic.csv")
-    for path in sorted((results_dir / "claims").glob("*.csv")):
-        df = pd.read_csv(path)
-        missing = {"chapter", "claim", "evidence", "verdict"} - set(df.columns)
-        if missing:
-            raise ValueError(f"{path}: lacks columns {sorted(missing)}; a claims file has chapter, claim, evidence, verdict")
-        rows.extend(df.to_dict("records"))
-    return pd.DataFrame(rows, columns=["chapter", "claim", "evidence", "verdict"])

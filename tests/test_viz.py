@@ -145,21 +145,31 @@ def test_side_by_side_and_labeled_row():
     assert row.shape == (10 + 16, 5 + 2 + 7, 3)
 
 
-# ----------------------------------------------------------------------------------- claims
+# ----------------------------------------------------------------------------------- claims rows
 
 
-def test_claims_summary_verdicts_come_from_the_results(tmp_path):
-    assert viz.claims_summary(tmp_path)["verdict"].tolist() == ["not run: `python -m srlib bicubic`"]
+def test_bicubic_claim_of_the_evaluation_chapter():
+    from srlib.chapters.evaluation.protocol import bicubic_claims
+
     cols = dict(set=["Set5", "Set5"], scale=[2, 4], paper_psnr=[33.66, 28.42], paper_ssim=[0.9299, 0.8104])
-    pd.DataFrame({**cols, "psnr": [33.661, 28.419], "ssim": [0.9299, 0.8104]}).to_csv(tmp_path / "bicubic.csv")
-    s = viz.claims_summary(tmp_path)
-    assert s["verdict"].tolist() == ["reproduced"] and "2 of 2" in s["evidence"][0]
-    pd.DataFrame({**cols, "psnr": [33.661, 28.9], "ssim": [0.9299, 0.8104]}).to_csv(tmp_path / "bicubic.csv")
-    assert viz.claims_summary(tmp_path)["verdict"].tolist() == ["partly reproduced"]
-    (tmp_path / "claims").mkdir()
-    pd.DataFrame([{"chapter": "pspl", "claim": "c", "evidence": "e", "verdict": "not reproduced"}]).to_csv(
-        tmp_path / "claims" / "pspl.csv", index=False)
-    assert viz.claims_summary(tmp_path)["chapter"].tolist() == ["evaluation", "pspl"]
-    pd.DataFrame([{"chapter": "x"}]).to_csv(tmp_path / "claims" / "bad.csv", index=False)
-    with pytest.raises(ValueError, match=r"bad\.csv: lacks columns"):
-        viz.claims_summary(tmp_path)
+    good = bicubic_claims(pd.DataFrame({**cols, "psnr": [33.661, 28.419], "ssim": [0.9299, 0.8104]}), "srcnn")
+    assert [r["verdict"] for r in good] == ["reproduced"] and "2 of 2" in good[0]["evidence"]
+    assert good[0]["chapter"] == "evaluation" and good[0]["part"] == "bicubic" and "protocol srcnn" in good[0]["context"]
+    off = bicubic_claims(pd.DataFrame({**cols, "psnr": [33.661, 28.9], "ssim": [0.9299, 0.8104]}), "srcnn")
+    assert off[0]["verdict"] == "differs" and "1 of 2" in off[0]["evidence"]
+    none = bicubic_claims(pd.DataFrame({**cols, "paper_psnr": [float("nan")] * 2, "psnr": [1.0, 2.0],
+                                        "ssim": [0.1, 0.2]}), "srcnn")
+    assert none[0]["verdict"].startswith("not run:")
+
+
+def test_metric_names_and_units():
+    assert viz.with_unit(34.5678, "psnr") == "34.57 dB" and viz.with_unit(0.93621, "ssim") == "0.9362"
+    assert viz.axis_label("Set5 PSNR", "psnr") == "Set5 PSNR (dB)" and viz.axis_label("Set5 SSIM", "ssim") == "Set5 SSIM"
+    with pytest.raises(ValueError, match="unknown metric"):
+        viz.metric_label("lpips")
+
+
+def test_run_hardware_comes_from_the_runs_records():
+    finals = [{"device": "cpu", "threads": 1, "torch": "2.14.1+cu130"}] * 2 + [
+        {"device": "cuda:0", "device_name": "NVIDIA H200", "torch": "2.14.1"}]
+    assert viz.run_hardware(finals) == "CPU, 1 thread, torch 2.14.1 (2 runs); NVIDIA H200, torch 2.14.1 (1 run)"

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from srlib import convergence as cv
+from srlib import curves as cv
 
 
 def test_first_crossing_interpolates_between_evaluations():
@@ -75,57 +75,3 @@ def test_mean_curve_on_common_iterations():
     assert m["iteration"].tolist() == [0, 10, 20]
     assert m["mean"].tolist() == [2, 3, 4]
     assert m["std"].iloc[0] == pytest.approx(math.sqrt(2))
-
-
-def test_seed_summary_counts_nan():
-    df = pd.DataFrame({"group": ["a", "a", "a", "b"], "iterations": [10.0, 20.0, np.nan, 5.0]})
-    s = cv.seed_summary(df, "iterations").set_index("group")
-    assert s.loc["a", "n"] == 3 and s.loc["a", "n_finite"] == 2 and s.loc["a", "mean"] == 15.0
-    assert math.isnan(s.loc["b", "std"])
-
-
-def test_verdict_supported_contradicted_inconclusive():
-    assert cv.verdict([70, 72, 75], [120, 125, 130])["verdict"] == "supported"
-    assert cv.verdict([120, 125, 130], [70, 72, 75])["verdict"] == "contradicted"
-    assert cv.verdict([70, 100, 75], [90, 125, 130])["verdict"] == "inconclusive"
-    v = cv.verdict([70, 72, 75], [120, 125, 130], name_a="PSPL", name_b="baseline", what="iterations")
-    assert v["ratio"] == pytest.approx(125 / (217 / 3))
-    assert "PSPL" in v["evidence"] and "baseline" in v["evidence"]
-
-
-def test_verdict_ties_are_not_wins():
-    assert cv.verdict([10, 20], [20, 30])["verdict"] == "inconclusive"
-
-
-def test_verdict_not_reached_counts_as_slowest():
-    assert cv.verdict([50, 60], [np.nan, np.nan])["verdict"] == "supported"
-    assert cv.verdict([np.nan, 90], [70, 80])["verdict"] == "contradicted"
-    assert cv.verdict([np.nan, 60], [70, 80])["verdict"] == "inconclusive"
-    v = cv.verdict([np.nan, np.nan], [np.nan])
-    assert v["verdict"] == "inconclusive" and "no value" in v["evidence"]
-
-
-def test_verdict_higher_is_better():
-    assert cv.verdict([30.5, 30.6], [30.1, 30.2], better="higher")["verdict"] == "supported"
-    assert cv.verdict([30.1, 30.6], [30.2, 30.3], better="higher")["verdict"] == "inconclusive"
-
-
-def test_write_claims_round_trip(tmp_path):
-    rows = cv.claims_rows("pspl", [("PSPL converges faster", cv.verdict([1, 2], [3, 4]))])
-    p = cv.write_claims(rows, tmp_path / "pspl.csv")
-    df = pd.read_csv(p)
-    assert list(df.columns) == ["chapter", "claim", "evidence", "verdict"] and df["verdict"][0] == "supported"
-    with pytest.raises(ValueError):
-        cv.claims_rows("pspl", [("x", {"verdict": "yes", "evidence": ""})])
-
-
-def test_gains_per_key():
-    df = pd.DataFrame({"model": ["m", "m", "m", "m", "n"], "set": ["S", "S", "T", "T", "S"],
-                       "method": ["base", "pspl", "base", "pspl", "base"],
-                       "psnr": [30.0, 30.5, 27.0, 26.9, 25.0], "ssim": [0.8, 0.81, 0.7, 0.7, 0.6]})
-    g = cv.gains(df, ["model", "set"], "method", "base", "pspl", ["psnr", "ssim"]).set_index(["model", "set"])
-    assert g.loc[("m", "S"), "psnr_gain"] == pytest.approx(0.5)
-    assert g.loc[("m", "T"), "psnr_gain"] == pytest.approx(-0.1)
-    assert math.isnan(g.loc[("n", "S"), "psnr_gain"])
-    with pytest.raises(ValueError):
-        cv.gains(pd.concat([df, df]), ["model", "set"], "method", "base", "pspl", ["psnr"])

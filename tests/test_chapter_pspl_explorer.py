@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from srlib import attention_explorer as ax
+from srlib.chapters.pspl import explorer as ax
 
 # one step per iteration: with the code's 1/1000 the first iterations' weights are exactly 0 and nothing moves
 TINY = {

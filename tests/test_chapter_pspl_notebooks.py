@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
-from srlib.chapters import pspl
+from srlib.chapters.pspl import attention, border, common, comparison, convergence
 
 
 def _curve(values, step=100):
@@ -25,38 +25,8 @@ def test_same_loss_duplicates_keeps_the_first_label_and_ignores_key_order():
             "PSPL": {"loss": {"name": "pspl", "args": {"a": 1, "b": 2}}},
             "PSPL, step matched": {"loss": {"args": {"b": 2, "a": 1}, "name": "pspl"}},
             "baseline again": {"loss": {"name": "l1"}}}
-    assert pspl.same_loss_duplicates(cfgs) == {"PSPL, step matched": "PSPL", "baseline again": "baseline"}
-    assert pspl.same_loss_duplicates({"a": {"loss": {"name": "l1"}}, "b": {"loss": {"name": "l2"}}}) == {}
-
-
-def test_update_claims_replaces_only_its_own_rows(tmp_path):
-    path = tmp_path / "pspl.csv"
-    pd.DataFrame([{"chapter": "pspl", "claim": "x (Fig. 4; cpu)", "evidence": "old", "verdict": "supported"},
-                  {"chapter": "pspl", "claim": "y (Table 1; cpu)", "evidence": "keep", "verdict": "inconclusive"}]).to_csv(path, index=False)
-    shown = pspl.update_claims(path, [("z (Fig. 4; cpu)", {"verdict": "contradicted", "evidence": "new"})], "(Fig. 4")
-    assert list(shown.claim) == ["z (Fig. 4; cpu)"]
-    out = pd.read_csv(path)
-    assert sorted(out.claim) == ["y (Table 1; cpu)", "z (Fig. 4; cpu)"]
-    assert pspl.claims_path(None, "smoke") is None and pspl.claims_path(None, "cpu").endswith("results/claims/pspl.csv")
-    assert pspl.claims_path("a.csv", "cpu") == "a.csv"
-
-
-def _update_claims_part(path, k):
-    part = f"(part {k};"
-    pspl.update_claims(path, [(f"claim {part} cpu)", {"verdict": "inconclusive", "evidence": str(k)})], part)
-
-
-def test_concurrent_claim_updates_keep_every_part(tmp_path):
-    """The book runner executes the PSPL notebooks in parallel processes; each updates its rows of one
-    claims file. A lost update (two read-modify-writes interleaved) would drop a part's row."""
-    import functools
-    import multiprocessing
-
-    path = tmp_path / "pspl.csv"
-    with multiprocessing.get_context("fork").Pool(4) as pool:
-        pool.map(functools.partial(_update_claims_part, path), range(60), chunksize=1)
-    claims = set(pd.read_csv(path).claim)
-    assert claims == {f"claim (part {k}; cpu)" for k in range(60)}
+    assert common.same_loss_duplicates(cfgs) == {"PSPL, step matched": "PSPL", "baseline again": "baseline"}
+    assert common.same_loss_duplicates({"a": {"loss": {"name": "l1"}}, "b": {"loss": {"name": "l2"}}}) == {}
 
 
 # ------------------------------------------------------------------------ Fig. 4
@@ -64,14 +34,14 @@ def test_concurrent_claim_updates_keep_every_part(tmp_path):
 
 def test_threshold_rule_from_bicubic_and_the_lowest_best():
     ref = [_curve([30.0, 32.0, 34.0]), _curve([30.0, 31.0, 33.0])]
-    th = pspl.threshold_rule(ref, bicubic=31.0, fraction=0.5, val_set="Set5")
+    th = convergence.threshold_rule(ref, bicubic=31.0, fraction=0.5, val_set="Set5")
     assert th["threshold"] == pytest.approx(31.0 + 0.5 * (33.0 - 31.0))
-    assert th["floor"] == 31.0 and "bicubic PSNR on Set5 (31.00)" in th["floor_rule"]
+    assert th["floor"] == 31.0 and "bicubic PSNR on Set5 (31.00 dB)" in th["floor_rule"]
 
 
 def test_threshold_rule_falls_back_to_the_lowest_first_evaluation_below_bicubic():
     ref = [_curve([20.0, 25.0, 28.0]), _curve([22.0, 24.0, 29.0])]
-    th = pspl.threshold_rule(ref, bicubic=30.0, fraction=0.5)
+    th = convergence.threshold_rule(ref, bicubic=30.0, fraction=0.5)
     assert th["floor"] == 20.0 and "never beat bicubic" in th["floor_rule"]
     assert th["threshold"] == pytest.approx(20.0 + 0.5 * (28.0 - 20.0))
 
@@ -84,25 +54,56 @@ def _f4():
 
 
 def test_fig4_threshold_verdicts_and_claims_on_synthetic_curves():
-    f4 = _f4()
-    th = pspl.fig4_threshold(f4, 0.5, bicubic=32.0)
+    f4 = dict(_f4(), seeds=[0, 1, 2])
+    f4["curves"].update({("baseline", 2): _curve([30, 32.8, 34]), ("PSPL", 2): _curve([33.4, 34, 35])})
+    th = convergence.fig4_threshold(f4, 0.5, bicubic=32.0)
     assert th["threshold"] == pytest.approx(33.0)
     paper = pd.Series({("baseline", "epochs_to_threshold"): 125.0, ("PSPL", "epochs_to_threshold"): 70.0})
-    fv = pspl.fig4_verdicts(f4, th, interpolate=False, paper=paper)
-    assert fv["verdicts"]["PSPL"]["verdict"] == "supported"
+    fv = convergence.fig4_verdicts(f4, th, interpolate=False, paper=paper)
+    # PSPL reaches 33 dB at the first evaluation (100), the baseline at 200, 300, 300: it saves 1/2, 2/3, 2/3
+    # of the iterations; the 95% interval over three seeds (about [0.37, 0.85]) contains the paper's 0.44
+    v = fv["verdicts"]["PSPL"]
+    assert v["effect"]["mean"] == pytest.approx((0.5 + 2 / 3 + 2 / 3) / 3) and v["claimed"] == pytest.approx(1 - 70 / 125)
+    assert v["verdict"] == "reproduced"
     assert list(fv["wide"].columns) == ["baseline", "PSPL"]
-    assert "paper 1.79" in fv["text"] and "VERDICT on 'PSPL converges faster than the baseline': SUPPORTED" in fv["text"]
-    fin = pspl.fig4_final(f4)
-    assert fin["verdicts"]["PSPL"]["verdict"] == "supported"
-    sens = pspl.fig4_sensitivity(f4, th, [0.5, 0.9], interpolate=False)
-    assert list(sens["fraction"]) == [0.5, 0.9] and "PSPL: verdict" in sens.columns
-    items = pspl.fig4_claims(f4, th, fv["verdicts"], fin["verdicts"])
-    assert len(items) == 2 and "(Fig. 4; cpu profile: EDSR 4x16, x2, 600 it; 2 seeds;" in items[0][0]
+    assert "paper +0.440" in fv["text"] and "VERDICT on 'PSPL converges faster than the baseline': REPRODUCED" in fv["text"]
+    fin = convergence.fig4_final(f4)
+    assert fin["verdicts"]["PSPL"]["verdict"] == "reproduced" and "dB" in fin["text"]
+    sens = convergence.fig4_sensitivity(f4, th, [0.5, 0.9], interpolate=False, paper=paper)
+    assert list(sens["fraction"]) == [0.5, 0.9] and "PSPL: verdict" in sens.columns and "threshold (dB)" in sens.columns
+    rows = convergence.fig4_claims(f4, th, fv["verdicts"], fin["verdicts"])
+    assert [r["claim_id"] for r in rows] == ["faster-0", "final-0"] and {r["part"] for r in rows} == {"fig4"}
+    assert "cpu profile: EDSR 4x16, x2, 600 it; 3 seeds" in rows[0]["context"]
+    assert rows[0]["claimed"] == pytest.approx(0.44) and rows[0]["verdict"] == "reproduced"
+    table = convergence.fig4_csv(f4, th, fv)
+    assert len(table) == 6 and table["iterations_to_threshold"].notna().all()
+
+
+def test_fig4_text_and_labels_follow_the_metric():
+    """SSIM is unitless: no 'dB' next to an SSIM value, in text or on an axis."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    for metric, unit_ok in (("psnr", True), ("ssim", False)):
+        scale = 1.0 if metric == "psnr" else 0.01
+        curves = {k: (it, 0.5 + (v - 30) * scale / 10 if metric == "ssim" else v) for k, (it, v) in _f4()["curves"].items()}
+        f4 = dict(_f4(), curves=curves, metric=metric)
+        bic = 32.0 if metric == "psnr" else 0.5 + 2 * scale / 10
+        th = convergence.fig4_threshold(f4, 0.5, bicubic=bic)
+        paper = pd.Series({("baseline", "epochs_to_threshold"): 125.0, ("PSPL", "epochs_to_threshold"): 70.0})
+        fv = convergence.fig4_verdicts(f4, th, interpolate=False, paper=paper)
+        fin = convergence.fig4_final(f4)
+        texts = [th["text"], th["floor_rule"], fv["text"], fin["text"], fv["wide"].index.name]
+        fig = convergence.plot_fig4(f4, th, interpolate=False)
+        texts += [a.get_ylabel() for a in fig.axes] + [t for a in fig.axes for t in a.get_legend_handles_labels()[1]]
+        joined = " ".join(map(str, texts))
+        assert ("dB" in joined) == unit_ok, (metric, joined)
+        assert metric.upper() in joined
 
 
 def test_fig4_threshold_uses_the_papers_value_at_the_paper_profile():
     f4 = dict(_f4(), profile="paper")
-    th = pspl.fig4_threshold(f4, 0.5, bicubic=32.0)
+    th = convergence.fig4_threshold(f4, 0.5, bicubic=32.0)
     assert th["threshold"] == pytest.approx(34.4) and math.isnan(th["fraction"])
     assert th["floor_rule"] == "the paper's own threshold"
 
@@ -121,31 +122,35 @@ def test_table1_results_and_the_join_with_the_paper_and_gains():
               ("EDSR", "baseline", 1): _fake_run({"Set5": 30.2, "B100": 27.2}),
               ("EDSR", "pspl", 0): _fake_run({"Set5": 30.5, "B100": 27.1}),
               ("EDSR", "pspl", 1): _fake_run({"Set5": 30.7, "B100": 27.3})}
-    results = pspl.table1_results(run_of, methods)
+    results = comparison.table1_results(run_of, methods)
     assert len(results) == 8 and set(results.method) == {"baseline", "PSPL"}
     ours = results.groupby(["model", "set", "method"], as_index=False)[["psnr", "ssim"]].mean()
     paper = pd.DataFrame([{"model": "EDSR", "set": s, "method": m, "paper_psnr": p, "paper_ssim": p / 100}
                           for s, m, p in [("Set5", "baseline", 32.5), ("Set5", "PSPL", 32.6),
                                           ("B100", "baseline", 27.7), ("B100", "PSPL", 28.5)]])
-    table = pspl.table1_against_paper(ours, ["EDSR"], paper)
+    table = comparison.table1_against_paper(ours, ["EDSR"], paper)
     assert list(table["set"].astype(str)) == ["Set5", "Set5", "B100", "B100"]  # sets in the paper's order
     row = table[(table["set"] == "Set5") & (table["method"] == "PSPL")].iloc[0]
     assert row["psnr"] == pytest.approx(30.6) and row["paper_psnr"] == 32.6
-    g, pg = pspl.table1_gains(ours, paper, ["PSPL"], ["EDSR"])
+    g, pg = comparison.table1_gains(ours, paper, ["PSPL"], ["EDSR"])
     s5 = g[g["set"] == "Set5"].iloc[0]
     assert s5["paper ΔPSNR"] == pytest.approx(0.1) and s5["ΔPSNR PSPL"] == pytest.approx(0.5)
-    assert pspl.gain_columns(g) == ["ΔPSNR PSPL", "ΔSSIM PSPL"]
-    check = pspl.b100_check(g, pg, ["PSPL"])
+    assert comparison.gain_columns(g) == ["ΔPSNR PSPL", "ΔSSIM PSPL"]
+    check = comparison.b100_check(g, pg, ["PSPL"])
     assert "ratio 8.0" in check["text"] and check["negative"] == []
-    cells = pspl.table1_cell_verdicts(results, "PSPL", ["EDSR"], "; seeds [0, 1]")
-    # Set5: every PSPL seed beats every baseline seed; B100: the ranges overlap
-    assert cells["cells"].loc["EDSR", "Set5"] == "supported" and cells["cells"].loc["EDSR", "B100"] == "inconclusive"
-    assert cells["verdict"] == "inconclusive" and cells["evidence"].startswith("PSPL: 1 of 2 (model, set) cells")
-    pooled = pspl.table1_pooled_verdict(results, "PSPL")
-    assert list(pooled["paired"].round(3)) == [0.3, 0.3] and "seed 0: +0.300 dB" in pooled["text"]
-    items = pspl.table1_claims({"PSPL": cells, "PSPL (average)": pooled}, ["PSPL"], "cpu", 2)
-    assert [c for c, _ in items] == ["PSPL improves PSNR of every model on every set (Table 1; cpu profile)",
-                                     "PSPL raises the average PSNR over the Table 1 cells (Table 1; cpu profile; 2 seeds)"]
+    cells = comparison.table1_cell_verdicts(results, "PSPL", ["EDSR"], "; seeds [0, 1]", paper=paper)
+    # Set5: +0.5 dB in both seeds (interval [0.5, 0.5]) vs the paper's +0.1: reproduced (larger);
+    # B100: +0.1 dB in both seeds vs the paper's +0.8: smaller than claimed; the claim takes the weakest cell
+    assert cells["cells"].loc["EDSR", "Set5"] == "reproduced" and cells["cells"].loc["EDSR", "B100"] == "smaller than claimed"
+    assert cells["verdict"] == "smaller than claimed" and "1 reproduced" in cells["evidence"]
+    pooled = comparison.table1_pooled_verdict(results, "PSPL", paper=paper)
+    assert [round(x, 3) for x in pooled["paired"].values()] == [0.3, 0.3] and "seed 0: +0.300 dB" in pooled["text"]
+    assert pooled["claimed"] == pytest.approx(0.45) and pooled["verdict"] == "smaller than claimed"
+    t1 = {"profile": "cpu", "sizes": "EDSR 4x16", "test_data": "all images", "seeds": [0, 1]}
+    rows = comparison.table1_claims({"PSPL": cells, "PSPL (average)": pooled}, ["PSPL"], t1)
+    assert [r["claim"] for r in rows] == ["PSPL improves PSNR of every model on every set (Table 1)",
+                                         "PSPL raises the average PSNR over the Table 1 cells (Table 1)"]
+    assert rows[1]["effect"] == pytest.approx(0.3) and "cpu profile" in rows[1]["context"]
 
 
 def test_table1_provenance_names_model_iterations_data_profile_and_hardware():
@@ -153,19 +158,15 @@ def test_table1_provenance_names_model_iterations_data_profile_and_hardware():
     t1 = {"models": ["EDSR"], "seeds": [0, 1], "configs": {("EDSR", "baseline"): cfg},
           "runs": {("EDSR", "baseline", 0): _fake_run({"Set5": 30.0})}, "sizes": "EDSR 4x16",
           "test_data": "first 3 images of each set", "profile": "cpu"}
-    prov = pspl.table1_provenance(t1, hardware="CPU: test (2 cores)")
+    prov = comparison.table1_provenance(t1, hardware="CPU: test (2 cores)")
     assert prov == {"model": "EDSR 4x16", "iterations": "600 per run", "data": "train 291; test first 3 images of each set",
-                    "profile": "cpu", "hardware": "CPU: test (2 cores); training used 2 thread(s)", "seeds": "[0, 1]"}
+                    "profile": "cpu", "hardware": "CPU: test (2 cores)", "seeds": "[0, 1]"}
+    # by default the hardware is the runs' own record, not the machine that renders the page
+    assert comparison.table1_provenance(t1)["hardware"] == "CPU, 2 threads, torch ? (1 run)"
     from srlib import viz
     caption = viz.provenance_caption(prov)
     for part in ("EDSR 4x16", "600 per run", "train 291", "cpu", "CPU: test"):
         assert part in caption
-
-
-def test_psnr_rgb_accepts_float_and_uint8():
-    hr = np.full((4, 4, 3), 100, np.uint8)
-    assert pspl.psnr_rgb(np.full((4, 4, 3), 110, np.uint8), hr) == pytest.approx(10 * np.log10(255 ** 2 / 100))
-    assert pspl.psnr_rgb(np.full((4, 4, 3), 110 / 255, np.float32), hr) == pytest.approx(10 * np.log10(255 ** 2 / 100), rel=1e-4)
 
 
 # =========================================================================================
@@ -210,30 +211,44 @@ def _tiny_states(steps=(0, 5, 10), size=12, seed=0):
 
 
 def test_snapshot_steps_round_deduplicate_and_sort():
-    assert pspl.snapshot_steps(1000, [1.0, 0, 0.25, 0.05]) == [0, 50, 250, 1000]
-    assert pspl.snapshot_steps(10, [0.04, 0, 1, 1.0]) == [0, 10]
-    assert pspl.snapshot_steps(3, [0.5]) == [2]
+    assert attention.snapshot_steps(1000, [1.0, 0, 0.25, 0.05]) == [0, 50, 250, 1000]
+    assert attention.snapshot_steps(10, [0.04, 0, 1, 1.0]) == [0, 10]
+    assert attention.snapshot_steps(3, [0.5]) == [2]
+
+
+def test_notebook_defaults_per_profile():
+    from srlib.chapters.pspl.experiments import notebook_defaults
+
+    assert notebook_defaults("comparison", "smoke") == {"seeds": [0]}
+    assert notebook_defaults("comparison", "cpu") == {"seeds": [0, 1, 2]}
+    assert notebook_defaults("convergence", "paper") == {"use_paper_threshold": True}
+    with pytest.raises(KeyError, match="notebook"):
+        notebook_defaults("nope", "cpu")
+    with pytest.raises(ValueError, match="profile"):
+        notebook_defaults("comparison", "gpu")
 
 
 def test_fig3_config_defaults_per_profile_and_overrides():
     from srlib import profiles
     from srlib.train import total_iterations
 
-    smoke = pspl.fig3_config("smoke", "pspl.fig4_pspl", 3, [0, 1.0])
+    from srlib.chapters.pspl.experiments import notebook_defaults
+
+    smoke = attention.fig3_config("smoke", "pspl.fig4_pspl", 3, [0, 1.0], **notebook_defaults("attention", "smoke"))
     assert smoke["config"]["seed"] == 3 and smoke["config"]["loss"]["name"] == "pspl"
     assert smoke["total"] == total_iterations(profiles.get("smoke", "pspl.fig4_pspl"))
     assert smoke["steps"] == [0, smoke["total"]] and smoke["explorer_steps"] == [0, smoke["total"]]
     assert smoke["image_indices"] == [10] and smoke["explorer_deltas"] == [0.1, 1.0]
     assert smoke["explorer_gammas"] == [2.0] and smoke["explorer_mus"] == [-1.0]
-    cpu = pspl.fig3_config("cpu", "pspl.fig4_pspl", 0, [0, 0.05, 0.25, 1.0])
+    cpu = attention.fig3_config("cpu", "pspl.fig4_pspl", 0, [0, 0.05, 0.25, 1.0], **notebook_defaults("attention", "cpu"))
     assert cpu["image_indices"] == [10, 13] and cpu["explorer_deltas"] == [0.1, 1.0, 10.0]
     assert cpu["explorer_gammas"] == [1.0, 2.0] and cpu["explorer_mus"] == [-1.0, 0.0]
-    assert cpu["explorer_steps"] == pspl.snapshot_steps(cpu["total"], [0.05, 0.25, 1.0])
+    assert cpu["explorer_steps"] == attention.snapshot_steps(cpu["total"], [0.05, 0.25, 1.0])
     assert cpu["description"] == profiles.describe(cpu["config"])
     # the config is the profile's entry, only the seed set: its run key is unchanged
     assert {k: v for k, v in cpu["config"].items() if k != "seed"} == \
         {k: v for k, v in profiles.get("cpu", "pspl.fig4_pspl").items() if k != "seed"}
-    own = pspl.fig3_config("cpu", "pspl.fig4_pspl", 0, [1.0], image_indices=[2], explorer_deltas=[5.0],
+    own = attention.fig3_config("cpu", "pspl.fig4_pspl", 0, [1.0], image_indices=[2], explorer_deltas=[5.0],
                            explorer_fractions=[1.0], explorer_gammas=[1.5], explorer_mus=[0.5])
     assert own["image_indices"] == [2] and own["explorer_deltas"] == [5.0] and own["explorer_steps"] == [own["total"]]
     assert own["explorer_gammas"] == [1.5] and own["explorer_mus"] == [0.5]
@@ -244,41 +259,41 @@ def test_snapshot_check_identical_and_changes():
 
     snaps = _tiny_snapshots()
     final = {k: v.clone() for k, v in snaps["states"][10].items()}
-    ok = pspl.snapshot_check(final, snaps, 10)
+    ok = attention.snapshot_check(final, snaps, 10)
     assert ok["same"] is True and "identical to the run store's final model: True" in ok["text"]
     assert ok["moved"][0] == 0.0 and ok["moved"][10] > 0
     expected = max(float((v - snaps["states"][0][k]).abs().max()) for k, v in snaps["states"][10].items())
     assert ok["moved"][10] == expected
     assert ok["moved_text"].startswith("largest weight change since iteration 0: ") and f"{expected:.2e}" in ok["moved_text"]
     # a model works as well as a state dict; one changed weight fails the check
-    from srlib.attention_explorer import model_at
+    from srlib.chapters.pspl.explorer import model_at
 
-    assert pspl.snapshot_check(model_at(snaps, 10), snaps, 10)["same"]
+    assert attention.snapshot_check(model_at(snaps, 10), snaps, 10)["same"]
     k0 = next(iter(final))
     final[k0] = final[k0] + torch.finfo(torch.float32).eps
-    assert pspl.snapshot_check(final, snaps, 10)["same"] is False
+    assert attention.snapshot_check(final, snaps, 10)["same"] is False
     with pytest.raises(KeyError):
-        pspl.snapshot_check(final, snaps, 7)
+        attention.snapshot_check(final, snaps, 7)
 
 
 def test_delta_schedules_code_and_paper():
     cfg = _tiny_snapshots()["config"]
-    d = pspl.delta_schedules(cfg, [0, 500, 2000], total=2000)
+    d = attention.delta_schedules(cfg, [0, 500, 2000], total=2000)
     assert d["run"] == pytest.approx({0: 0.0, 500: 0.5, 2000: 2.0})      # the code: delta = iterations / 1000
     assert d["paper"] == pytest.approx({0: 0.0, 500: 75.0, 2000: 300.0})  # 300 epochs at the same fraction
     assert d["text"] == "delta used by the loss at these iterations: {0: 0.0, 500: 0.5, 2000: 2.0}"
-    assert pspl.delta_schedules(cfg, [10])["paper"] == {10: 300.0}       # total from the config (10 iterations)
-    assert pspl.delta_schedules(cfg, [5], total=10, paper_epochs=100)["paper"] == {5: 50.0}
+    assert attention.delta_schedules(cfg, [10])["paper"] == {10: 300.0}       # total from the config (10 iterations)
+    assert attention.delta_schedules(cfg, [5], total=10, paper_epochs=100)["paper"] == {5: 50.0}
     with pytest.raises(ValueError, match="not a PSPL loss"):
-        pspl.delta_schedules(dict(cfg, loss={"name": "l1"}), [0], total=10)
+        attention.delta_schedules(dict(cfg, loss={"name": "l1"}), [0], total=10)
 
 
 def test_fig3_states_uses_the_first_crop_at_every_step(monkeypatch):
-    from srlib import attention_explorer as ax
+    from srlib.chapters.pspl import explorer as ax
 
     snaps, crops = _tiny_snapshots(), _tiny_crops(2)
     monkeypatch.setattr(ax, "test_crop", lambda set_name, i, scale, size: dict(crops[i], name=f"{set_name}/{i}"))
-    out = pspl.fig3_states(snaps, [0, 10], "Set14", [1, 0], 2, 16)
+    out = attention.fig3_states(snaps, [0, 10], "Set14", [1, 0], 2, 16)
     assert [c["name"] for c in out["crops"]] == ["Set14/1", "Set14/0"]
     assert list(out["states"]) == [0, 10] and all(s["name"] == "Set14/1" for s in out["states"].values())
     assert out["states"][0]["m_s"].shape == (3, 16, 16)
@@ -290,7 +305,7 @@ def test_plot_fig3_curves():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig = pspl.plot_fig3_curves([0.1, 1.0, 10.0], 2.0, -1.0)
+    fig = attention.plot_fig3_curves([0.1, 1.0, 10.0], 2.0, -1.0)
     (a,) = fig.axes
     assert [l.get_label() for l in a.lines] == ["δ = 0.1", "δ = 1", "δ = 10"]
     y = a.lines[0].get_ydata()
@@ -306,7 +321,7 @@ def test_plot_fig3_distribution():
 
     states = _tiny_states()
     run = {0: 0.0, 5: 0.005, 10: 0.01}
-    fig = pspl.plot_fig3_distribution(states, run, [0.1, 1.0], 2.0, -1.0, suptitle="crop; run")
+    fig = attention.plot_fig3_distribution(states, run, [0.1, 1.0], 2.0, -1.0, suptitle="crop; run")
     left, right = fig.axes
     assert [l.get_label() for l in left.lines] == ["iteration 0 (δ = 0)", "iteration 5 (δ = 0.005)", "iteration 10 (δ = 0.01)"]
     assert [l.get_label() for l in right.lines] == ["δ = 0.1", "δ = 1"]
@@ -322,11 +337,11 @@ def test_plot_fig3_maps():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from srlib import attention_explorer as ax
+    from srlib.chapters.pspl import explorer as ax
 
     states = _tiny_states()
     run, paper = {0: 0.0, 5: 0.005, 10: 0.01}, {0: 0.0, 5: 150.0, 10: 300.0}
-    fig = pspl.plot_fig3_maps(states, run, paper, 1.0, 2.0, -1.0)
+    fig = attention.plot_fig3_maps(states, run, paper, 1.0, 2.0, -1.0)
     axs = np.array(fig.axes).reshape(3, 4)
     assert axs[0, 1].get_title().startswith("it 5, δ = 0.005") and axs[1, 1].get_title().startswith("it 5, δ = 150")
     assert axs[2, 2].get_title().startswith("it 10, δ = 1\n")
@@ -341,7 +356,7 @@ def test_plot_fig3_maps():
 
 def test_fig3_explorer_frames_viewer_and_text():
     snaps, crops = _tiny_snapshots(), _tiny_crops(2)
-    ex = pspl.fig3_explorer(snaps, [10], crops, [0.1, 1.0], [2.0], [-1.0], 64, provenance="tiny run")
+    ex = attention.fig3_explorer(snaps, [10], crops, [0.1, 1.0], [2.0], [-1.0], 64, provenance="tiny run")
     assert list(ex["axes"]) == ["image", "step", "delta", "gamma", "mu"] and ex["axes"]["step"] == [10]
     assert len(ex["frames"]) == 2 * 1 * 2 * 1 * 1
     h, w = next(iter(ex["frames"].values())).shape[:2]
@@ -354,15 +369,15 @@ def test_fig3_explorer_frames_viewer_and_text():
 
 
 def test_border_mask_and_share():
-    m = pspl.border_mask(6, 8, 2)
+    m = border.border_mask(6, 8, 2)
     assert m.sum() == 6 * 8 - 2 * 4 and not m[2:4, 2:6].any() and m[0].all() and m[:, -1].all()
-    assert not pspl.border_mask(5, 5, 0).any()
-    assert pspl.border_share(32) == pytest.approx(1 - (22 / 32) ** 2)  # cpu profile x4: 53%
-    assert pspl.border_share(192) == pytest.approx(1 - (182 / 192) ** 2)  # paper x4: 10%
-    assert pspl.border_share(8) == 1.0  # every window of an 8-px patch reaches past its border
+    assert not border.border_mask(5, 5, 0).any()
+    assert border.border_share(32) == pytest.approx(1 - (22 / 32) ** 2)  # cpu profile x4: 53%
+    assert border.border_share(192) == pytest.approx(1 - (182 / 192) ** 2)  # paper x4: 10%
+    assert border.border_share(8) == 1.0  # every window of an 8-px patch reaches past its border
     with pytest.raises(ValueError):
-        pspl.border_share(0)
-    shares = pspl.border_shares("pspl.table1_edsr_pspl").set_index("profile")
+        border.border_share(0)
+    shares = border.border_shares("pspl.table1_edsr_pspl").set_index("profile")
     assert shares.loc["paper", "HR patch"] == 192 and shares.loc["paper", "scale"] == 4
     assert shares.loc["cpu", "pixels within 5 px of the border"] > 0.5 > shares.loc["paper", "pixels within 5 px of the border"]
 
@@ -380,14 +395,14 @@ class _Upsampler(torch.nn.Module):
     def forward(self, x):
         y = torch.nn.functional.interpolate(x, scale_factor=self.scale, mode="nearest")
         if self.band:
-            m = torch.from_numpy(pspl.border_mask(*y.shape[-2:], self.band))
+            m = torch.from_numpy(border.border_mask(*y.shape[-2:], self.band))
             y = torch.where(m, y - self.dark, y)
         return y
 
 
 def test_border_errors_find_a_dark_frame_and_only_there():
     models = {"plain": _Upsampler(4), "dark frame": _Upsampler(4, band=4, dark=0.2)}
-    e = pspl.border_errors(models, ["Set5"], 4, band=4).set_index("model")
+    e = border.border_errors(models, ["Set5"], 4, band=4).set_index("model")
     assert (e["images"] == 5).all()
     plain, dark = e.loc["plain"], e.loc["dark frame"]
     assert dark["SR−HR interior"] == pytest.approx(plain["SR−HR interior"], abs=1e-12)
@@ -396,14 +411,14 @@ def test_border_errors_find_a_dark_frame_and_only_there():
     y_model = _Upsampler(4)
     y_model.colors = 1
     with pytest.raises(ValueError, match="Y-channel"):
-        pspl.border_errors({"y": y_model}, ["Set5"], 4, band=4)
+        border.border_errors({"y": y_model}, ["Set5"], 4, band=4)
 
 
 def test_border_weights_on_training_patches_zero_against_reflect():
     from srlib import profiles
 
     cfg = profiles.get("smoke", "pspl.table1_edsr_pspl")
-    w = pspl.border_weights(_Upsampler(cfg["scale"], band=4, dark=0.3), cfg, deltas=[0.5, 2.0], batches=2)
+    w = border.border_weights(_Upsampler(cfg["scale"], band=4, dark=0.3), cfg, deltas=[0.5, 2.0], batches=2)
     assert list(w["padding"]) == ["zero", "zero", "reflect", "reflect"]
     z, r = w[w["padding"] == "zero"].iloc[0], w[w["padding"] == "reflect"].iloc[0]
     # the interior never sees the padding; the dark frame lowers M_s at the border only with reflect padding
