@@ -18,11 +18,9 @@ import os
 import platform
 import sys
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import numpy as np
 
-from srlib import REPO_ROOT
 
 PROVENANCE_KEYS = ("model", "iterations", "data", "profile", "hardware")
 METRIC_DECIMALS = {"psnr": 2, "ssim": 4}

@@ -185,3 +185,10 @@ def test_profile_discovery_does_not_import_other_chapters_code():
             "bad = [m for m in sys.modules if m.startswith('srlib.chapters.') and not m.endswith('.experiments') "
             "and m.count('.') > 2]; assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def test_model_files_import_blocks_never_each_other():
+    graph = import_graph()
+    bad = [f"{a} imports {b}" for a, targets in graph.items() if a.startswith("srlib.models.")
+           for b in targets if b.startswith("srlib.models.") and b != "srlib.models.blocks"]
+    assert not bad, "model files share code through srlib.models.blocks only:\n" + "\n".join(bad)

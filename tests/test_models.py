@@ -4,8 +4,8 @@ import torch
 
 from srlib.degrade import imresize_torch
 from srlib.models import MODELS, build, list_models, paper_colors
-from srlib.models.edsr import DIV2K_RGB_MEAN
-from srlib.models.rcan import RCAB, RCAN, ChannelAttention, ResidualGroup
+from srlib.models.blocks import DIV2K_RGB_MEAN, RCAB, ChannelAttention, ResidualGroup
+from srlib.models.rcan import RCAN
 
 torch.set_num_threads(1)
 

@@ -1,55 +1,11 @@
 """EDSR (Lim et al., CVPRW 2017), compact EDSR-PyTorch style; data range [0, 1]."""
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
 from srlib.models import MODELS, check_colors, check_positive, check_scale
-
-DIV2K_RGB_MEAN = (0.4488, 0.4371, 0.4040)  # EDSR-PyTorch's DIV2K mean, for data in [0, 1]
-
-
-class MeanShift(nn.Module):
-    """Adds ``sign * mean`` per channel (EDSR-PyTorch's MeanShift with std 1), a fixed buffer."""
-
-    def __init__(self, mean=DIV2K_RGB_MEAN, sign: int = -1):
-        super().__init__()
-        self.register_buffer("shift", sign * torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.shift
-
-
-class ResBlock(nn.Module):
-    """conv-ReLU-conv, scaled by ``res_scale``, plus the input (no batch norm)."""
-
-    def __init__(self, n_feats: int, res_scale: float = 1.0, kernel: int = 3):
-        super().__init__()
-        self.body = nn.Sequential(
-            nn.Conv2d(n_feats, n_feats, kernel, padding=kernel // 2), nn.ReLU(inplace=True),
-            nn.Conv2d(n_feats, n_feats, kernel, padding=kernel // 2),
-        )
-        self.res_scale = res_scale
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.body(x) * self.res_scale
-
-
-class Upsampler(nn.Sequential):
-    """Sub-pixel upsampling: log2(scale) x (conv to 4C + PixelShuffle(2)), or conv to 9C + PixelShuffle(3)."""
-
-    def __init__(self, scale: int, n_feats: int):
-        layers = []
-        if scale & (scale - 1) == 0:
-            for _ in range(int(math.log2(scale))):
-                layers += [nn.Conv2d(n_feats, 4 * n_feats, 3, padding=1), nn.PixelShuffle(2)]
-        elif scale == 3:
-            layers += [nn.Conv2d(n_feats, 9 * n_feats, 3, padding=1), nn.PixelShuffle(3)]
-        else:
-            raise ValueError(f"Upsampler: scale {scale} is not supported; use 2, 3, 4 or 8")
-        super().__init__(*layers)
+from srlib.models.blocks import MeanShift, ResBlock, Upsampler
 
 
 class EDSR(nn.Module):
