@@ -1,4 +1,5 @@
-"""MATLAB-exact bicubic degradation: ``imresize`` (numpy and torch), ``modcrop``, ``rgb2ycbcr``.
+"""MATLAB-exact bicubic degradation: ``imresize`` (numpy and torch), ``modcrop``, ``rgb2ycbcr``; and
+the one uint8 image <-> float tensor conversion, :func:`img2tensor` / :func:`tensor2img`.
 
 ``imresize`` reproduces MATLAB's ``imresize(img, scale, 'bicubic')``: cubic kernel with
 a = -0.5, kernel widened by 1/s when shrinking (antialiasing), symmetric padding of the
@@ -7,6 +8,8 @@ first), output size ``ceil(in * scale)``. Each dimension's resampling is a preco
 matrix (MATLAB's "contributions"), so a resize is two matrix products: sparse (CSR) ones in
 numpy, dense torch matmuls in ``imresize_torch`` (same weights, cached per (in_size,
 out_size, scale) and per dtype/device).
+
+This module imports torch only inside the functions that need it.
 """
 from __future__ import annotations
 
@@ -29,6 +32,8 @@ __all__ = [
     "rgb_to_y_torch",
     "bicubic_lr",
     "round_half_up_uint8",
+    "img2tensor",
+    "tensor2img",
 ]
 
 KERNEL_WIDTH = 4.0  # MATLAB's bicubic kernel support
@@ -264,3 +269,59 @@ def bicubic_lr(hr_uint8, scale: int) -> np.ndarray:
     if a.dtype != np.uint8:
         raise ValueError(f"bicubic_lr: expected a uint8 HR image, got dtype {a.dtype}")
     return imresize_uint8(modcrop(a, scale), 1.0 / int(scale))
+
+# ----------------------------------------------------------------------------- numpy <-> torch
+
+
+def img2tensor(img):
+    """Image(s) as numpy -> float32 torch tensor, channels first, in [0, 1] (the model-side convention).
+
+    (H, W, C) -> (1, C, H, W); (N, H, W, C) -> (N, C, H, W); (H, W) -> (1, 1, H, W); C is 1 or 3.
+    uint8 is divided by 255 (in float32, exactly ``torch.from_numpy(a).float().div(255)``); a float
+    array is taken as already in [0, 1] and only cast to float32 (e.g. ``rgb2ycbcr(lr) / 255``).
+    Always a new tensor (never a view of ``img``). Inverse: :func:`tensor2img`.
+    """
+    import torch
+
+    a = np.asarray(img)
+    if a.ndim not in (2, 3, 4) or (a.ndim > 2 and a.shape[-1] not in (1, 3)):
+        raise ValueError(f"img2tensor: expected (H, W), (H, W, C) or (N, H, W, C) with C = 1 or 3, got shape {a.shape}")
+    if a.dtype != np.uint8 and not np.issubdtype(a.dtype, np.floating):
+        raise ValueError(f"img2tensor: expected uint8 (0..255) or float (0..1) pixels, got dtype {a.dtype}")
+    if a.ndim == 2:
+        a = a[None, :, :, None]
+    elif a.ndim == 3:
+        a = a[None]
+    x = torch.from_numpy(np.ascontiguousarray(a.transpose(0, 3, 1, 2)))
+    return x.float().div_(255) if a.dtype == np.uint8 else x.to(torch.float32, copy=True)
+
+
+def tensor2img(x, dtype=np.uint8):
+    """Float torch tensor in [0, 1], channels first -> numpy image(s), channels last: the inverse of :func:`img2tensor`.
+
+    (1, C, H, W) or (C, H, W) -> (H, W, C); (N, C, H, W) with N > 1 -> (N, H, W, C); C = 1 is dropped
+    ((H, W) Y or grey). Values are clamped to [0, 1]; ``dtype=np.uint8`` (default) rounds them to
+    0..255 (``torch.round(x.clamp(0, 1) * 255)``, as a saved image), a float dtype keeps them in
+    [0, 1]. Detached and moved to the CPU first.
+    """
+    import torch
+
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"tensor2img: expected a torch.Tensor, got {type(x).__name__}")
+    if x.dim() not in (3, 4) or x.shape[-3] not in (1, 3):
+        raise ValueError(f"tensor2img: expected (C, H, W) or (N, C, H, W) with C = 1 or 3, got shape {tuple(x.shape)}")
+    if not x.is_floating_point():
+        raise ValueError(f"tensor2img: expected a float tensor in [0, 1], got {x.dtype}")
+    dtype = np.dtype(dtype)
+    if dtype != np.uint8 and not np.issubdtype(dtype, np.floating):
+        raise ValueError(f"tensor2img: dtype must be uint8 or a float type, got {dtype}")
+    x = x.detach()
+    if x.dim() == 4 and x.shape[0] == 1:
+        x = x[0]
+    x = x.clamp(0, 1)
+    if dtype == np.uint8:
+        a = torch.round(x * 255).to(torch.uint8).cpu().numpy()
+    else:
+        a = x.cpu().numpy().astype(dtype)
+    a = np.moveaxis(a, -3, -1)
+    return np.ascontiguousarray(a[..., 0] if a.shape[-1] == 1 else a)

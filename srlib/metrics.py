@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from .conventions import PSNR_PEAK, SSIM_K1, SSIM_K2, SSIM_SIGMA, SSIM_WINDOW
-from .degrade import imresize, imresize_uint8, modcrop, rgb2ycbcr, rgb_to_y_torch, round_half_up_uint8
+from .degrade import img2tensor, imresize, imresize_uint8, modcrop, rgb2ycbcr, rgb_to_y_torch, round_half_up_uint8, tensor2img
 
 __all__ = [
     "PROTOCOLS",
@@ -278,16 +278,9 @@ def evaluate_model(model, set_name: str, scale: int, device="cpu", max_images=No
     try:
         with torch.no_grad():
             for stem, lr, hr in pairs:
-                if colors == 1:
-                    inp = torch.from_numpy(rgb2ycbcr(lr) / 255.0).float()[None, None]
-                else:
-                    inp = torch.from_numpy(np.ascontiguousarray(lr.transpose(2, 0, 1))).float().div(255)[None]
-                out = model(inp.to(device))
-                out = torch.round(out.clamp(0, 1) * 255).to(torch.uint8).cpu().numpy()[0]
-                if colors == 1:
-                    sr, ref = out[0], rgb2ycbcr(hr)
-                else:
-                    sr, ref = out.transpose(1, 2, 0), hr
+                inp = img2tensor(rgb2ycbcr(lr) / 255.0 if colors == 1 else lr)
+                sr = tensor2img(model(inp.to(device)))  # uint8, (H, W) for Y models
+                ref = rgb2ycbcr(hr) if colors == 1 else hr
                 if sr.shape[:2] != ref.shape[:2]:
                     raise ValueError(
                         f"evaluate_model: {set_name}/{stem}: SR size {sr.shape[:2]} differs from HR {ref.shape[:2]}"

@@ -1,4 +1,4 @@
-"""srlib.degrade: MATLAB imresize (numpy and torch), modcrop, rgb2ycbcr, bicubic_lr."""
+"""srlib.degrade: MATLAB imresize (numpy and torch), modcrop, rgb2ycbcr, bicubic_lr, img2tensor/tensor2img."""
 import math
 
 import numpy as np
@@ -8,6 +8,7 @@ import torch
 from srlib.degrade import (
     bicubic_lr,
     cubic,
+    img2tensor,
     imresize,
     imresize_torch,
     imresize_uint8,
@@ -16,6 +17,7 @@ from srlib.degrade import (
     rgb2ycbcr,
     rgb_to_y_torch,
     round_half_up_uint8,
+    tensor2img,
 )
 
 
@@ -107,6 +109,48 @@ def test_modcrop():
         modcrop(a, 0)
     with pytest.raises(ValueError, match="smaller than scale"):
         modcrop(np.zeros((2, 2)), 3)
+
+
+def test_img2tensor_shapes_dtype_range_and_old_expression():
+    rng = np.random.default_rng(7)
+    img = rng.integers(0, 256, (5, 6, 3), dtype=np.uint8)
+    img[0, 0] = (0, 255, 128)
+    x = img2tensor(img)
+    assert x.shape == (1, 3, 5, 6) and x.dtype == torch.float32
+    assert float(x.min()) == 0.0 and float(x.max()) == 1.0
+    old = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1))).float().div(255)[None]
+    assert torch.equal(x, old)  # what models.super_resolve and metrics.evaluate_model wrote inline
+    assert img2tensor(img[None].repeat(4, 0)).shape == (4, 3, 5, 6)
+    assert img2tensor(img[..., 0]).shape == (1, 1, 5, 6)
+    y = rgb2ycbcr(img) / 255.0
+    assert torch.equal(img2tensor(y), torch.from_numpy(y).float()[None, None])  # float: cast only
+    x[0, 0, 0, 0] = 0.5
+    assert img[0, 0, 0] == 0  # a new tensor, not a view
+    with pytest.raises(ValueError, match="shape"):
+        img2tensor(np.zeros((5, 6, 4), np.uint8))
+    with pytest.raises(ValueError, match="dtype"):
+        img2tensor(np.zeros((5, 6, 3), np.int32))
+
+
+def test_tensor2img_round_trip_rounding_and_shapes():
+    rng = np.random.default_rng(8)
+    img = rng.integers(0, 256, (5, 6, 3), dtype=np.uint8)
+    back = tensor2img(img2tensor(img))
+    assert back.dtype == np.uint8 and back.shape == (5, 6, 3) and np.array_equal(back, img)
+    batch = rng.integers(0, 256, (2, 5, 6, 3), dtype=np.uint8)
+    assert np.array_equal(tensor2img(img2tensor(batch)), batch)
+    assert np.array_equal(tensor2img(img2tensor(img[..., 1])), img[..., 1])  # one channel: (H, W)
+    assert np.array_equal(tensor2img(img2tensor(img)[0]), img)  # (C, H, W) too
+    x = torch.tensor([-0.2, 0.5 / 255, 1.5 / 255, 0.999, 1.7]).view(1, 1, 1, 5)
+    assert tensor2img(x).tolist() == [[0, 0, 2, 255, 255]]  # clamped, torch.round (half to even)
+    f = tensor2img(x, dtype=np.float64)
+    assert f.dtype == np.float64 and f.min() == 0.0 and f.max() == 1.0
+    w = torch.rand(1, 3, 4, 4, requires_grad=True)
+    assert tensor2img(w * 1.0).shape == (4, 4, 3)  # detached
+    with pytest.raises(ValueError, match="float"):
+        tensor2img(torch.zeros(1, 3, 2, 2, dtype=torch.uint8))
+    with pytest.raises(TypeError):
+        tensor2img(img)
 
 
 def test_rgb2ycbcr_constants():

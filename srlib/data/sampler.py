@@ -141,11 +141,10 @@ def _unpack_rgb(packed: np.ndarray) -> np.ndarray:
 
 
 def _packed_to_tensor(buf: np.ndarray):
-    """uint32 (N, H, W) packed RGB -> float32 (N, 3, H, W) in [0, 1], one torch.from_numpy."""
-    import torch
+    """uint32 (N, H, W) packed RGB -> float32 (N, 3, H, W) in [0, 1] (:func:`srlib.degrade.img2tensor`)."""
+    from srlib.degrade import img2tensor
 
-    chw = np.ascontiguousarray(buf.view(np.uint8).reshape(buf.shape + (4,)).transpose(0, 3, 1, 2)[:, :3])
-    return torch.from_numpy(chw).float().div_(255)
+    return img2tensor(_unpack_rgb(buf))
 
 
 def item_shape(item) -> tuple:

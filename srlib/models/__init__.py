@@ -66,14 +66,17 @@ def super_resolve(model, lr):
     import numpy as np
     import torch
 
+    from srlib.degrade import img2tensor, tensor2img
+
     if int(getattr(model, "colors", 3)) != 3:
         raise ValueError("super_resolve: the model works on Y (colors=1); give an RGB model")
     if lr.ndim != 3 or lr.shape[2] != 3:
         raise ValueError(f"super_resolve: expected an (H, W, 3) RGB image, got shape {lr.shape}")
-    inp = torch.from_numpy(np.ascontiguousarray(lr.transpose(2, 0, 1))).float().div(255)[None]
+    if lr.dtype != np.uint8:
+        raise ValueError(f"super_resolve: expected a uint8 image, got dtype {lr.dtype}")
     with torch.no_grad():
-        out = model(inp).clamp(0, 1)
-    return out[0].permute(1, 2, 0).numpy().astype(np.float64)
+        out = model(img2tensor(lr))
+    return tensor2img(out, dtype=np.float64)
 
 
 def _import_all():
