@@ -9,6 +9,9 @@ matrix (MATLAB's "contributions"), so a resize is two matrix products: sparse (C
 numpy, dense torch matmuls in ``imresize_torch`` (same weights, cached per (in_size,
 out_size, scale) and per dtype/device).
 
+``modcrop`` and ``bicubic_lr`` follow the scale rule of :mod:`srlib.conventions` (integer and
+non-integer scales: LR size, HR crop, explicit output shape).
+
 This module imports torch only inside the functions that need it.
 """
 from __future__ import annotations
@@ -18,7 +21,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .conventions import Y_COEFFS, Y_OFFSET
+from .conventions import Y_COEFFS, Y_OFFSET, as_scale, hr_crop_size, lr_size
 
 __all__ = [
     "cubic",
@@ -101,9 +104,16 @@ def _sparse_weights(in_size: int, out_size: int, scale: float):
 
 
 def _plan(in_hw, scale=None, output_shape=None):
-    """MATLAB's output size and per-dimension scales, and the order of dimensions."""
-    if (scale is None) == (output_shape is None):
-        raise ValueError("imresize: give exactly one of scale= or output_shape=")
+    """MATLAB's output size and per-dimension scales, and the order of dimensions.
+
+    ``scale`` alone: output ``ceil(in * scale)``; ``output_shape`` alone: scales ``out / in`` (MATLAB's
+    two forms). Both: the weights use ``scale`` and the output has ``output_shape`` (a non-integer
+    downscale whose ``ceil(in * scale)`` is not the size wanted; see :func:`bicubic_lr`).
+    """
+    if scale is None and output_shape is None:
+        raise ValueError("imresize: give scale=, output_shape= or both")
+    if output_shape is not None and (len(output_shape) != 2 or any(int(o) < 1 for o in output_shape)):
+        raise ValueError(f"imresize: output_shape must be two positive sizes (H, W), got {output_shape!r}")
     if scale is not None:
         if isinstance(scale, (tuple, list)):
             if len(scale) != 2:
@@ -113,9 +123,9 @@ def _plan(in_hw, scale=None, output_shape=None):
             s = _check_scale(scale)
             scales = (s, s)
         out_hw = tuple(int(math.ceil(n * s)) for n, s in zip(in_hw, scales))
+        if output_shape is not None:
+            out_hw = (int(output_shape[0]), int(output_shape[1]))
     else:
-        if len(output_shape) != 2 or any(int(o) < 1 for o in output_shape):
-            raise ValueError(f"imresize: output_shape must be two positive sizes (H, W), got {output_shape!r}")
         out_hw = (int(output_shape[0]), int(output_shape[1]))
         scales = (out_hw[0] / in_hw[0], out_hw[1] / in_hw[1])
     if min(out_hw) < 1:
@@ -128,7 +138,8 @@ def imresize(img, scale=None, output_shape=None) -> np.ndarray:
     """MATLAB ``imresize(img, scale, 'bicubic')`` on a (H, W) or (H, W, C) array.
 
     Returns float64 in the input's value range, without rounding or clipping.
-    ``scale`` is a number or (sh, sw); or give ``output_shape=(H, W)``.
+    ``scale`` is a number or (sh, sw); or give ``output_shape=(H, W)``; or both (weights from
+    ``scale``, size from ``output_shape``).
     """
     a = np.asarray(img)
     if a.ndim not in (2, 3):
@@ -184,7 +195,8 @@ def clear_weight_cache() -> None:
 def imresize_torch(x, scale=None, size=None):
     """MATLAB bicubic ``imresize`` of a float (N, C, H, W) tensor (same weights as the numpy path).
 
-    Differentiable; runs on the tensor's device. ``size=(H, W)`` instead of ``scale`` is allowed.
+    Differentiable; runs on the tensor's device. ``size=(H, W)`` instead of (or with) ``scale`` is
+    allowed, as ``output_shape`` in :func:`imresize`.
     """
     import torch
 
@@ -207,18 +219,18 @@ def imresize_torch(x, scale=None, size=None):
     return x
 
 
-def modcrop(img, scale: int) -> np.ndarray:
-    """Crop H and W down to multiples of ``scale`` (top-left kept), like the SRCNN scripts."""
+def modcrop(img, scale) -> np.ndarray:
+    """Crop H and W to :func:`srlib.conventions.hr_crop_size` at ``scale`` (top-left kept).
+
+    Integer ``scale``: multiples of ``scale``, like the SRCNN scripts. Non-integer: ``ceil(floor(H / s) * s)``.
+    """
     a = np.asarray(img)
-    if isinstance(scale, bool) or int(scale) != scale or scale < 1:
-        raise ValueError(f"modcrop: scale must be a positive integer, got {scale!r}")
-    scale = int(scale)
+    scale = as_scale(scale, "modcrop")
     if a.ndim not in (2, 3):
         raise ValueError(f"modcrop: expected a (H, W) or (H, W, C) image, got shape {a.shape}")
-    h, w = a.shape[0] - a.shape[0] % scale, a.shape[1] - a.shape[1] % scale
-    if h == 0 or w == 0:
+    if lr_size(a.shape[0], scale) == 0 or lr_size(a.shape[1], scale) == 0:
         raise ValueError(f"modcrop: image of shape {a.shape} is smaller than scale {scale}")
-    return a[:h, :w]
+    return a[: hr_crop_size(a.shape[0], scale), : hr_crop_size(a.shape[1], scale)]
 
 
 _CBCR = ((-37.797, -74.203, 112.0), (112.0, -93.786, -18.214))
@@ -263,12 +275,20 @@ def rgb_to_y_torch(x01):
     return (x01 * c).sum(dim=1, keepdim=True) + Y_OFFSET / 255.0
 
 
-def bicubic_lr(hr_uint8, scale: int) -> np.ndarray:
-    """LR uint8 = MATLAB ``imresize(modcrop(HR, s), 1/s)`` rounded (the benchmark LR releases)."""
+def bicubic_lr(hr_uint8, scale) -> np.ndarray:
+    """LR uint8 = MATLAB ``imresize(modcrop(HR, s), 1/s)`` rounded (the benchmark LR releases).
+
+    The output shape is given explicitly as :func:`srlib.conventions.lr_size` of the HR size (for an
+    integer scale it is MATLAB's own ``ceil``, so nothing changes; for a non-integer one ``ceil`` could
+    give one pixel more). The weights always use the scale ``1/s``.
+    """
     a = np.asarray(hr_uint8)
     if a.dtype != np.uint8:
         raise ValueError(f"bicubic_lr: expected a uint8 HR image, got dtype {a.dtype}")
-    return imresize_uint8(modcrop(a, scale), 1.0 / int(scale))
+    s = as_scale(scale, "bicubic_lr")
+    hr = modcrop(a, s)
+    return imresize_uint8(hr, 1.0 / s, output_shape=(lr_size(hr.shape[0], s), lr_size(hr.shape[1], s)))
+
 
 # ----------------------------------------------------------------------------- numpy <-> torch
 

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from .conventions import PSNR_PEAK, SSIM_K1, SSIM_K2, SSIM_SIGMA, SSIM_WINDOW
+from .conventions import shave as shave_of
 from .degrade import img2tensor, imresize, imresize_uint8, modcrop, rgb2ycbcr, rgb_to_y_torch, round_half_up_uint8, tensor2img
 
 __all__ = [
@@ -248,12 +249,12 @@ def _y_of(img):
 
 
 def evaluate_sr(sr_rgb_uint8, hr_rgb_uint8, scale: int) -> dict:
-    """PSNR and SSIM on float Y (``rgb2ycbcr``) with ``scale`` pixels shaved; 2-D inputs are taken as Y."""
+    """PSNR and SSIM on float Y (``rgb2ycbcr``) with ``ceil(scale)`` pixels shaved; 2-D inputs are taken as Y."""
     sr, hr = np.asarray(sr_rgb_uint8), np.asarray(hr_rgb_uint8)
     if sr.shape != hr.shape:
         raise ValueError(f"evaluate_sr: SR shape {sr.shape} differs from HR shape {hr.shape}")
     ys, yh = _y_of(sr), _y_of(hr)
-    return {"psnr": psnr(ys, yh, shave=scale), "ssim": ssim(ys, yh, shave=scale)}
+    return {"psnr": psnr(ys, yh, shave=shave_of(scale)), "ssim": ssim(ys, yh, shave=shave_of(scale))}
 
 
 def evaluate_model(model, set_name: str, scale: int, device="cpu", max_images=None) -> dict:
@@ -286,7 +287,7 @@ def evaluate_model(model, set_name: str, scale: int, device="cpu", max_images=No
                         f"evaluate_model: {set_name}/{stem}: SR size {sr.shape[:2]} differs from HR {ref.shape[:2]}"
                     )
                 m = evaluate_sr(sr, ref, scale) if colors == 3 else {
-                    "psnr": psnr(sr, ref, shave=scale), "ssim": ssim(sr, ref, shave=scale)}
+                    "psnr": psnr(sr, ref, shave=shave_of(scale)), "ssim": ssim(sr, ref, shave=shave_of(scale))}
                 per_image.append({"image": stem, **m})
     finally:
         if was_training:

@@ -77,6 +77,18 @@ def test_registry_has_the_assigned_datasets_with_kinds_and_counts():
     assert d.spec("RealSR").dir == "realsr/NTIRE2019_RealSR_val"
 
 
+def test_package_reexports_and_patch_points(isolated):
+    from srlib.data import cli, files, sampler
+
+    assert d.lr_pairs is ds.lr_pairs and d.verify is files.verify and d.PatchSampler is sampler.PatchSampler
+    assert not hasattr(d, "IMAGE_SUFFIXES")
+    # the roots are read from srlib.data.datasets at call time, also by files and cli
+    (isolated["shared"] / "MANIFEST.tsv").write_text("dataset\trelative_path\tsha256\tpixel_sha256\n")
+    assert files.manifest_path() == isolated["shared"] / "MANIFEST.tsv"
+    assert ds._default_dest_root() == isolated["env"]
+    assert [c[0] for c in cli.cli_commands()] == ["data"]
+
+
 def test_unknown_dataset_name_lists_known_ones():
     with pytest.raises(KeyError, match="known datasets: .*set14"):
         d.list_images("Set6")
@@ -237,8 +249,9 @@ def test_lr_cache_written_once_and_reused(isolated, monkeypatch):
     calls = []
 
     def counting_box(hr, scale):
-        if hr.shape != (37, 41, 3):  # not the fingerprint probe
-            calls.append(hr.shape)
+        if hr.shape == (37, 41, 3):  # the fingerprint probe (also at x2.5, x1.27): any fixed answer
+            return hr[: int(37 // scale), : int(41 // scale)]
+        calls.append(hr.shape)
         return _box_down(hr, scale)
 
     monkeypatch.setattr(ds, "_bicubic_lr", lambda: counting_box)
@@ -277,8 +290,13 @@ def test_lr_pairs_equal_bicubic_lr_of_modcropped_hr(isolated):
 
 
 def test_bad_scale_rejected():
-    with pytest.raises(ValueError, match="positive integer"):
-        d.hr_images("Set5", scale=2.5)
+    with pytest.raises(ValueError, match="positive integer .* got 0.5"):
+        d.hr_images("Set5", scale=0.5)
+    with pytest.raises(ValueError, match="got '2'"):
+        d.lr_pairs("Set5", "2")
+    hr = np.zeros((20, 20, 3), np.uint8)
+    with pytest.raises(ValueError, match="PatchSampler: scale 2.5 is not an integer"):
+        d.PatchSampler([hr], 2.5, patch=4, lr_fn=lambda x: x)
 
 
 # ----------------------------------------------------------------------------- PatchSampler

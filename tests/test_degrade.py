@@ -41,9 +41,9 @@ def reference_resize_1d(v, out_len, scale):
     return out
 
 
-def reference_imresize(img, scale):
+def reference_imresize(img, scale, out_hw=None):
     h, w = img.shape
-    oh, ow = math.ceil(h * scale), math.ceil(w * scale)
+    oh, ow = out_hw or (math.ceil(h * scale), math.ceil(w * scale))
     tmp = np.stack([reference_resize_1d(img[:, c], oh, scale) for c in range(w)], axis=1)
     return np.stack([reference_resize_1d(tmp[r], ow, scale) for r in range(oh)], axis=0)
 
@@ -109,6 +109,46 @@ def test_modcrop():
         modcrop(a, 0)
     with pytest.raises(ValueError, match="smaller than scale"):
         modcrop(np.zeros((2, 2)), 3)
+
+
+def test_modcrop_non_integer_scale_keeps_ceil_of_lr_size_times_scale():
+    a = np.zeros((256, 228, 3), np.uint8)
+    assert modcrop(a, 2.5).shape == (255, 228, 3)  # LR 102 x 91: ceil(102 * 2.5) = 255, ceil(91 * 2.5) = 228
+    assert modcrop(a, 1.27).shape == (256, 228, 3)  # LR 201 x 179: ceil(255.27) = 256, ceil(227.33) = 228
+    assert modcrop(a, 2.0).shape == modcrop(a, 2).shape == (256, 228, 3)
+    with pytest.raises(ValueError, match="modcrop: .*got 0.5"):
+        modcrop(a, 0.5)
+
+
+def test_imresize_with_scale_and_output_shape_uses_the_scale_for_the_weights():
+    rng = np.random.default_rng(5)
+    img = rng.random((8, 11))
+    out = imresize(img, 0.4, output_shape=(3, 4))  # ceil(8 * 0.4) = 4 rows: the shape given wins
+    assert out.shape == (3, 4)
+    np.testing.assert_allclose(out, reference_imresize(img, 0.4, (3, 4)), atol=1e-12)
+    np.testing.assert_allclose(out, imresize(img, 0.4)[:3, :4], atol=1e-12)  # same grid, rows cut
+    x = torch.from_numpy(img)[None, None]
+    np.testing.assert_allclose(imresize_torch(x, 0.4, size=(3, 4))[0, 0].numpy(), out, atol=1e-12)
+
+
+@pytest.mark.parametrize("scale, hr_hw, lr_hw", [(2.5, (26, 31), (10, 12)), (1.27, (26, 31), (20, 24))])
+def test_bicubic_lr_non_integer_scale_has_the_rule_size(scale, hr_hw, lr_hw):
+    from srlib.conventions import hr_crop_size
+
+    rng = np.random.default_rng(3)
+    hr = rng.integers(0, 256, hr_hw + (3,), dtype=np.uint8)
+    lr = bicubic_lr(hr, scale)
+    assert lr.shape == lr_hw + (3,) and lr.dtype == np.uint8
+    crop = hr[: hr_crop_size(hr_hw[0], scale), : hr_crop_size(hr_hw[1], scale)]
+    want = np.stack([reference_imresize(crop[..., c].astype(np.float64), 1 / scale, lr_hw) for c in range(3)], -1)
+    np.testing.assert_array_equal(lr, round_half_up_uint8(want))
+
+
+def test_bicubic_lr_integer_scale_is_the_plain_matlab_call():
+    rng = np.random.default_rng(6)
+    hr = rng.integers(0, 256, (37, 41, 3), dtype=np.uint8)
+    for s in (2, 3, 4):
+        np.testing.assert_array_equal(bicubic_lr(hr, s), imresize_uint8(modcrop(hr, s), 1.0 / s))
 
 
 def test_img2tensor_shapes_dtype_range_and_old_expression():
@@ -184,8 +224,8 @@ def test_bad_input_errors():
         imresize(np.zeros((0, 4)), 2)
     with pytest.raises(ValueError, match="shape"):
         imresize(np.zeros((2, 4, 4, 3)), 2)
-    with pytest.raises(ValueError, match="exactly one"):
-        imresize(np.zeros((4, 4)), 2, output_shape=(8, 8))
+    with pytest.raises(ValueError, match="give scale=, output_shape= or both"):
+        imresize(np.zeros((4, 4)))
     with pytest.raises(ValueError, match=r"\(N, C, H, W\)"):
         imresize_torch(torch.zeros(3, 4, 4), 2)
     with pytest.raises(ValueError, match="float"):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 
+from srlib.conventions import as_scale
 from srlib.data import datasets as _ds
 from srlib.data.datasets import DATASETS, DataError, _remedy, find_root, prepare_lr_cache, spec
 from srlib.data.files import fetch, verify
@@ -83,6 +84,11 @@ def _cmd_fetch(args) -> int:
     return 0
 
 
+def scale(text: str) -> int | float:
+    """A --scales value: an integer or a non-integer > 1 (see :func:`srlib.conventions.as_scale`)."""
+    return as_scale(float(text))
+
+
 def _add_arguments(parser) -> None:
     parser.description = ("Datasets: list where they are, verify them against MANIFEST.tsv, prepare the bicubic LR "
                           "caches, or fetch an archive. Roots searched in order: $SRLIB_DATA, <repo>/data, "
@@ -93,8 +99,8 @@ def _add_arguments(parser) -> None:
     p.add_argument("names", nargs="*", metavar="NAME", help="datasets to verify (default: every dataset present)")
     p.add_argument("--force", action="store_true", help="rehash even if a verification stamp says the files are unchanged")
     p = sub.add_parser("prepare", help="verify present sets and build the bicubic LR caches (quick when already done)")
-    p.add_argument("--scales", type=int, nargs="+", default=list(PREPARE_SCALES), metavar="S",
-                   help="scales of the LR caches (default: 2 3 4)")
+    p.add_argument("--scales", type=scale, nargs="+", default=list(PREPARE_SCALES), metavar="S",
+                   help="scales of the LR caches (default: 2 3 4; non-integer ones such as 2.5 too)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p = sub.add_parser("fetch", help="download and unpack a dataset archive into the first writable root")
     p.add_argument("name", metavar="NAME", help="dataset name (see `data list`)")

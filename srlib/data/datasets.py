@@ -35,6 +35,7 @@ import numpy as np
 
 from srlib import REPO_ROOT
 from srlib.atomic import atomic_open, write_text
+from srlib.conventions import as_scale, hr_crop_size, lr_size, scale_tag
 from srlib.registry import Registry
 
 REGISTRY_JSON = REPO_ROOT / "data" / "registry.json"
@@ -346,19 +347,20 @@ def _cached_load(path: Path) -> np.ndarray:
 # ----------------------------------------------------------------------------- HR / LR access
 
 
-def _modcrop(img: np.ndarray, scale: int) -> np.ndarray:
+def _modcrop(img: np.ndarray, scale) -> np.ndarray:
+    """Top-left crop to :func:`srlib.conventions.hr_crop_size` (a multiple of an integer ``scale``)."""
     h, w = img.shape[:2]
-    return img[: h - h % scale, : w - w % scale]
+    return img[: hr_crop_size(h, scale), : hr_crop_size(w, scale)]
 
 
-def _check_scale(scale) -> int:
-    if isinstance(scale, bool) or not isinstance(scale, (int, np.integer)) or scale < 1:
-        raise ValueError(f"scale must be a positive integer (2, 3, 4, ...), got {scale!r}")
-    return int(scale)
+def _check_scale(scale) -> int | float:
+    """The canonical scale (int, or float for a non-integer one): :func:`srlib.conventions.as_scale`."""
+    return as_scale(scale)
 
 
-def hr_images(name: str, scale: int | None = None) -> list[tuple[str, np.ndarray]]:
-    """[(stem, hr_uint8)] of dataset ``name``; modcropped to a multiple of ``scale`` when given.
+def hr_images(name: str, scale=None) -> list[tuple[str, np.ndarray]]:
+    """[(stem, hr_uint8)] of dataset ``name``; cropped to the HR size of ``scale`` when given
+    (a multiple of an integer scale; see :mod:`srlib.conventions` for non-integer ones).
 
     Arrays may be shared with the in-memory cache and are read-only: copy before modifying.
     """
@@ -371,17 +373,18 @@ def hr_images(name: str, scale: int | None = None) -> list[tuple[str, np.ndarray
     return out
 
 
-def lr_cache_path(name: str, scale: int, stem: str) -> Path:
-    """Where the bicubic LR of ``stem`` is cached: <cache>/lr/<name>/bicubic-matlab/x<scale>/<stem>.png."""
-    return cache_dir() / "lr" / spec(name).name / LR_METHOD / f"x{int(scale)}" / f"{stem}.png"
+def lr_cache_path(name: str, scale, stem: str) -> Path:
+    """Where the bicubic LR of ``stem`` is cached: <cache>/lr/<name>/bicubic-matlab/<tag>/<stem>.png,
+    ``tag`` = :func:`srlib.conventions.scale_tag` (x2, x2.5, x1.27)."""
+    return cache_dir() / "lr" / spec(name).name / LR_METHOD / scale_tag(scale) / f"{stem}.png"
 
 
 def _stamp_key(paths: Iterable[Path]) -> dict:
     return {p.name: [p.stat().st_size, p.stat().st_mtime_ns] for p in paths}
 
 
-def _lr_stamp(name: str, scale: int) -> Path:
-    return cache_dir() / "lr" / spec(name).name / LR_METHOD / f"x{int(scale)}" / "COMPLETE.json"
+def _lr_stamp(name: str, scale) -> Path:
+    return cache_dir() / "lr" / spec(name).name / LR_METHOD / scale_tag(scale) / "COMPLETE.json"
 
 
 def _bicubic_lr():
@@ -395,11 +398,17 @@ def _bicubic_lr():
 _LR_CACHE_CHECKED: set = set()
 
 
+# (stamp file, probe scales, the cache folders a changed fingerprint empties, relative to <cache>/lr)
+_LR_FINGERPRINTS = (("DEGRADE.sha256", (2, 3, 4), "*"),
+                    ("DEGRADE-noninteger.sha256", (2.5, 1.27), f"*/{LR_METHOD}/x*.*"))
+
+
 def _check_lr_cache_version() -> None:
     """Empty <cache>/lr when bicubic_lr's behaviour changed since the cache was built (once per process).
 
     The fingerprint is the sha256 of bicubic_lr's output on a fixed random image at x2, x3, x4 (a few
     ms), kept in <cache>/lr/DEGRADE.sha256: edits to srlib/degrade.py that change no pixel keep the cache.
+    A second one at x2.5 and x1.27 (DEGRADE-noninteger.sha256) empties only the non-integer folders.
     """
     lr_root = cache_dir() / "lr"
     if str(lr_root) in _LR_CACHE_CHECKED:
@@ -409,25 +418,26 @@ def _check_lr_cache_version() -> None:
     except DataError:
         return  # raised again, with its message, when an LR image is actually needed
     probe = np.random.default_rng(20240601).integers(0, 256, (37, 41, 3), dtype=np.uint8)
-    h = hashlib.sha256()
-    for sc in (2, 3, 4):
-        h.update(np.ascontiguousarray(bicubic_lr(probe.copy(), sc), dtype=np.uint8).tobytes())
-    fingerprint = h.hexdigest()
-    stamp = lr_root / "DEGRADE.sha256"
-    old = stamp.read_text().strip() if stamp.is_file() else None
-    if old != fingerprint:
-        if lr_root.is_dir():
-            for child in lr_root.iterdir():
-                if child.is_dir():
-                    shutil.rmtree(child, ignore_errors=True)
-        write_text(stamp, fingerprint + "\n")
+    for stamp_name, scales, folders in _LR_FINGERPRINTS:
+        h = hashlib.sha256()
+        for sc in scales:
+            h.update(np.ascontiguousarray(bicubic_lr(probe.copy(), sc), dtype=np.uint8).tobytes())
+        fingerprint = h.hexdigest()
+        stamp = lr_root / stamp_name
+        old = stamp.read_text().strip() if stamp.is_file() else None
+        if old != fingerprint:
+            if lr_root.is_dir():
+                for child in lr_root.glob(folders):
+                    if child.is_dir():
+                        shutil.rmtree(child, ignore_errors=True)
+            write_text(stamp, fingerprint + "\n")
     _LR_CACHE_CHECKED.add(str(lr_root))
 
 
-def _lr_of(name: str, scale: int, path: Path, hr: np.ndarray, stats: dict | None = None) -> np.ndarray:
+def _lr_of(name: str, scale, path: Path, hr: np.ndarray, stats: dict | None = None) -> np.ndarray:
     """Bicubic LR of one modcropped HR image: memory cache, then disk cache, then compute."""
     _check_lr_cache_version()
-    want = (hr.shape[0] // scale, hr.shape[1] // scale)
+    want = (lr_size(hr.shape[0], scale), lr_size(hr.shape[1], scale))
     cpath = lr_cache_path(name, scale, path.stem)
     key = ("lr", LR_METHOD, scale) + _file_key(path)
     lr = IMAGE_CACHE.get(key)
@@ -443,7 +453,7 @@ def _lr_of(name: str, scale: int, path: Path, hr: np.ndarray, stats: dict | None
     if lr is None:
         lr = np.asarray(_bicubic_lr()(np.ascontiguousarray(hr), scale), dtype=np.uint8)
         if lr.shape[:2] != want:
-            raise DataError(f"bicubic_lr returned shape {lr.shape} for {path} at x{scale}, expected {want}")
+            raise DataError(f"bicubic_lr returned shape {lr.shape} for {path} at {scale_tag(scale)}, expected {want}")
         save_png(cpath, lr)
         if stats is not None:
             stats["computed"] = stats.get("computed", 0) + 1
@@ -451,10 +461,12 @@ def _lr_of(name: str, scale: int, path: Path, hr: np.ndarray, stats: dict | None
     return lr
 
 
-def lr_pairs(name: str, scale: int) -> list[tuple[str, np.ndarray, np.ndarray]]:
+def lr_pairs(name: str, scale) -> list[tuple[str, np.ndarray, np.ndarray]]:
     """[(stem, lr_uint8, hr_uint8)]: bicubic LR of the modcropped HR, cached on disk and in memory.
 
-    For a "pairs" dataset (RealSR) the real LR/HR pairs are returned as they are (same size; ``scale``
+    ``scale`` is an integer or a non-integer > 1 (2.5, 1.27): HR crop and LR size follow
+    :mod:`srlib.conventions` (LR ``floor(H / s)``, HR ``ceil(floor(H / s) * s)``). For a "pairs"
+    dataset (RealSR) the real LR/HR pairs are returned as they are (same size; ``scale``
     is then only nominal). Arrays are read-only: copy before modifying.
     """
     scale = _check_scale(scale)
@@ -477,7 +489,7 @@ def lr_pairs(name: str, scale: int) -> list[tuple[str, np.ndarray, np.ndarray]]:
     return out
 
 
-def prepare_lr_cache(name: str, scale: int, progress: bool = True) -> int:
+def prepare_lr_cache(name: str, scale, progress: bool = True) -> int:
     """Build the on-disk LR cache of ``name`` at ``scale``; returns how many LR images were computed.
 
     A stamp (file names, sizes, mtimes) makes the second call a few stat() calls.
@@ -501,7 +513,7 @@ def prepare_lr_cache(name: str, scale: int, progress: bool = True) -> int:
     if progress:
         from tqdm.auto import tqdm
 
-        it = tqdm(files, desc=f"LR {s.name} x{scale}", unit="img", leave=False, file=sys.stderr)
+        it = tqdm(files, desc=f"LR {s.name} {scale_tag(scale)}", unit="img", leave=False, file=sys.stderr)
     for path in it:
         cpath = lr_cache_path(s.name, scale, path.stem)
         if cpath.is_file() and cpath.stat().st_mtime_ns >= path.stat().st_mtime_ns:

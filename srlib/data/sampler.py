@@ -41,6 +41,9 @@ class PatchSampler:
     def __init__(self, pairs: Sequence, scale: int, patch: int = 48, batch: int = 16, augment: bool = True,
                  seed: int = 0, same_size: bool = False, lr_fn: Callable[[np.ndarray], np.ndarray] | None = None):
         self.scale = _check_scale(scale)
+        if not isinstance(self.scale, int):
+            raise ValueError(f"PatchSampler: scale {scale!r} is not an integer; patches at non-integer scales "
+                             f"are not supported yet (the HR patch would not be a whole number of pixels)")
         if patch < 1 or batch < 1:
             raise ValueError(f"patch and batch must be >= 1, got patch={patch}, batch={batch}")
         self.patch, self.batch_size, self.augment, self.seed = int(patch), int(batch), bool(augment), int(seed)
