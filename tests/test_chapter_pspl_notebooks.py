@@ -153,6 +153,31 @@ def test_table1_results_and_the_join_with_the_paper_and_gains():
     assert rows[1]["effect"] == pytest.approx(0.3) and "cpu profile" in rows[1]["context"]
 
 
+def test_an_under_trained_cell_feeds_no_verdict():
+    methods = {"baseline": "baseline", "pspl": "PSPL"}
+    run_of = {("EDSR", m, k): _fake_run({"Set5": v + k / 10, "B100": w + k / 10})
+              for m, v, w in (("baseline", 30.0, 27.0), ("pspl", 29.0, 27.5)) for k in (0, 1, 2)}
+    results = comparison.table1_results(run_of, methods)
+    paper = pd.DataFrame([{"model": "EDSR", "set": s, "method": m, "paper_psnr": p, "paper_ssim": 0.9}
+                          for s, m, p in [("Set5", "baseline", 32.5), ("Set5", "PSPL", 32.6),
+                                          ("B100", "baseline", 27.7), ("B100", "PSPL", 28.2)]])
+    # Set5 is PSPL's loss (opposite) but its baseline is under-trained; B100's baseline clears the bar
+    bar = pd.DataFrame([{"model": "EDSR", "set": "Set5", "baseline": 30.1, "bicubic": 30.0, "paper baseline": 32.5,
+                         "bar": 30.83, "clears": False},
+                        {"model": "EDSR", "set": "B100", "baseline": 27.1, "bicubic": 25.9, "paper baseline": 27.7,
+                         "bar": 26.5, "clears": True}])
+    cells = comparison.table1_cell_verdicts(results, "PSPL", ["EDSR"], paper=paper, bar=bar)
+    assert cells["cells"].loc["EDSR", "Set5"].startswith("under-trained:")
+    assert cells["cells"].loc["EDSR", "B100"] == "reproduced" and cells["verdict"] == "reproduced"
+    assert "1 of 2 cells under-trained" in cells["evidence"]
+    pooled = comparison.table1_pooled_verdict(results, "PSPL", paper=paper, bar=bar)
+    assert pooled["effect"]["mean"] == pytest.approx(0.5) and pooled["claimed"] == pytest.approx(0.5)
+    none = comparison.table1_pooled_verdict(results, "PSPL", paper=paper, bar=bar.assign(clears=False))
+    assert none["verdict"].startswith("under-trained:")
+    assert comparison.table1_cell_verdicts(results, "PSPL", ["EDSR"], paper=paper,
+                                           bar=bar.assign(clears=False))["verdict"].startswith("under-trained:")
+
+
 def test_table1_provenance_names_model_iterations_data_profile_and_hardware():
     cfg = {"iters_per_epoch": 100, "epochs": 6, "data": {"train": "291"}}
     t1 = {"models": ["EDSR"], "seeds": [0, 1], "configs": {("EDSR", "baseline"): cfg},

@@ -180,11 +180,47 @@ def _paper_gain(paper, model: str, set_name: str) -> float | None:
     return g if g > 0 else None
 
 
-def table1_cell_verdicts(results, variant: str, models: Sequence[str], evidence_suffix: str = "", paper=None) -> dict:
+def table1_bar(t1: dict, paper=None):
+    """The evidence bar per (model, set): our baseline (mean over seeds) against bicubic on the same test
+    images (the book's protocol, :func:`srlib.metrics.bicubic_image` ``"basicsr"``, as the runs are scored)
+    and the paper's baseline; ``clears`` = :func:`srlib.claims.clears_bar` (a third of the paper's margin
+    over bicubic). A cell that does not clear it is under-trained: shown, but it feeds no verdict."""
+    import pandas as pd
+
+    from srlib import data, metrics
+
+    paper = paper_table1() if paper is None else paper
+    n = t1["configs"][(t1["models"][0], "baseline")]["eval"].get("final_max_images")
+    scale = int(t1["configs"][(t1["models"][0], "baseline")]["scale"])
+    sets = sorted(set(t1["results"]["set"]), key=SETS.index)
+    bicubic = {}
+    for st in sets:
+        images = data.hr_images(st, scale)[: n or None]
+        bicubic[st] = float(np.mean([metrics.bicubic_image(hr, scale, "basicsr")["psnr"] for _, hr in images]))
+    ours = t1["ours"][t1["ours"]["method"] == "baseline"].set_index(["model", "set"])["psnr"]
+    pb = paper[paper["method"] == "baseline"].set_index(["model", "set"])["paper_psnr"]
+    rows = []
+    for m in t1["models"]:
+        for st in sets:
+            o, b, pp = float(ours[(m, st)]), bicubic[st], float(pb[(m, st)])
+            need = b + cl.BAR_FRACTION * (pp - b)
+            rows.append({"model": m, "set": st, "baseline": o, "bicubic": b, "paper baseline": pp, "bar": need,
+                         "over bicubic": o - b, "clears": cl.clears_bar(o, b, pp)})
+    return pd.DataFrame(rows)
+
+
+def _bar_reason(bar_row) -> str:
+    return (f"{cl.UNDER_TRAINED}: baseline {bar_row['baseline']:.2f} dB, bicubic {bar_row['bicubic']:.2f}, "
+            f"needs {bar_row['bar']:.2f} (a third of the paper's margin)")
+
+
+def table1_cell_verdicts(results, variant: str, models: Sequence[str], evidence_suffix: str = "", paper=None,
+                         bar=None) -> dict:
     """Per (model, set): the paired PSNR effect of ``variant`` over the baseline (seeds) with its 95% interval,
     against the paper's gain for that cell (:func:`srlib.claims.effect_verdict`; a cell where the paper shows
     no gain is judged on direction only). The whole claim ("every model on every set") takes its weakest
-    cell's verdict (:data:`CELL_PRECEDENCE`).
+    cell's verdict (:data:`CELL_PRECEDENCE`). With ``bar`` (:func:`table1_bar`), a cell whose baseline does
+    not clear the evidence bar is ``under-trained`` and left out of the whole claim's verdict.
 
     Returns ``cells`` (model x set table of verdicts), ``effects`` (one row per cell), ``verdict``, ``evidence``.
     """
@@ -197,22 +233,44 @@ def table1_cell_verdicts(results, variant: str, models: Sequence[str], evidence_
             continue
         e = cl.paired_effect(dict(by[variant]), dict(by["baseline"]), "higher")
         claimed = _paper_gain(paper, m, st)
+        word = cl.effect_verdict(e, claimed)
+        if bar is not None:
+            b = bar.set_index(["model", "set"]).loc[(m, st)]
+            if not bool(b["clears"]):
+                word = _bar_reason(b)
         rows.append({"model": m, "set": st, "effect": e["mean"], "ci_low": e["ci_low"], "ci_high": e["ci_high"],
-                     "n": e["n"], "claimed": claimed, "verdict": cl.effect_verdict(e, claimed)})
+                     "n": e["n"], "claimed": claimed, "verdict": word})
     effects = pd.DataFrame(rows)
-    counts = effects["verdict"].value_counts().reindex(list(CELL_PRECEDENCE), fill_value=0)
-    verdict = next(v for v in CELL_PRECEDENCE if counts[v] > 0)
+    speaking = effects[effects["verdict"].map(cl.feeds_verdict)]
+    counts = speaking["verdict"].value_counts().reindex(list(CELL_PRECEDENCE), fill_value=0)
+    under = len(effects) - len(speaking)
+    if len(speaking):
+        verdict = next(v for v in CELL_PRECEDENCE if counts[v] > 0)
+    else:
+        verdict = f"{cl.UNDER_TRAINED}: no (model, set) cell's baseline clears the evidence bar"
     evidence = (f"{variant} - baseline PSNR per (model, set) cell, paired by seed, 95% interval vs the paper's gain: "
-                + ", ".join(f"{counts[v]} {v}" for v in CELL_PRECEDENCE if counts[v])
-                + f" (of {len(effects)} cells; the claim takes the weakest){evidence_suffix}")
+                + (", ".join(f"{counts[v]} {v}" for v in CELL_PRECEDENCE if counts[v]) or "no cell")
+                + f" (of {len(speaking)} cells that clear the bar; the claim takes the weakest)"
+                + (f"; {under} of {len(effects)} cells under-trained (feed no verdict)" if under else "")
+                + evidence_suffix)
     return {"cells": effects.pivot(index="model", columns="set", values="verdict").reindex(list(models)),
             "effects": effects, "verdict": verdict, "evidence": evidence}
 
 
-def table1_pooled_verdict(results, variant: str, paper=None) -> dict:
+def table1_pooled_verdict(results, variant: str, paper=None, bar=None) -> dict:
     """The pooled claim "``variant`` raises the average PSNR over the cells": the paired effect on the per-seed
     mean over the (model, set) cells against the paper's mean gain over the same cells; adds ``paired``
-    (per-seed gain), ``effect``, ``claimed`` and the printed ``text``."""
+    (per-seed gain), ``effect``, ``claimed`` and the printed ``text``. With ``bar`` (:func:`table1_bar`) only the
+    cells that clear the evidence bar are pooled; if none does, the verdict is ``under-trained``."""
+    n_cells = len(results[["model", "set"]].drop_duplicates())
+    if bar is not None:
+        ok = bar[bar["clears"]][["model", "set"]]
+        results = results.merge(ok, on=["model", "set"])
+    if results.empty:
+        e = cl.t_interval([])
+        word = f"{cl.UNDER_TRAINED}: no (model, set) cell's baseline clears the evidence bar"
+        return {"verdict": word, "evidence": f"0 of {n_cells} cells clear the evidence bar", "effect": dict(e, seeds=[]),
+                "claimed": None, "paired": {}, "text": f"VERDICT on '{variant} raises the average PSNR': {word}"}
     pooled = results.groupby(["method", "seed"], as_index=False)["psnr"].mean()
     by = pooled.set_index(["method", "seed"])["psnr"]
     e = cl.paired_effect(dict(by[variant]), dict(by["baseline"]), "higher")
@@ -226,7 +284,9 @@ def table1_pooled_verdict(results, variant: str, paper=None) -> dict:
             claimed = claimed if claimed > 0 else None
     word = cl.effect_verdict(e, claimed)
     paired = dict(zip(e["seeds"], e["differences"]))
-    evidence = (f"mean PSNR over the (model, set) cells, {variant} - baseline, paired by seed: {cl.format_effect(e, 'dB')}"
+    n_used = len(results[["model", "set"]].drop_duplicates())
+    evidence = (f"mean PSNR over {n_used} of {n_cells} (model, set) cells (those that clear the evidence bar), "
+                f"{variant} - baseline, paired by seed: {cl.format_effect(e, 'dB')}"
                 + (f"; paper {claimed:+.3f} dB" if claimed is not None else ""))
     text = (f"{evidence}\n  per-seed mean gain: {', '.join(f'seed {k}: {x:+.3f} dB' for k, x in paired.items())}\n"
             f"  VERDICT on '{variant} raises the average PSNR': {word.upper()}")
@@ -248,15 +308,20 @@ def table1_claims(overall: Mapping[str, dict], variants: Sequence[str], t1: dict
     return rows
 
 
-def table1_csv(t1: dict, paper=None):
+def table1_csv(t1: dict, paper=None, bar=None):
     """``results/pspl/table1.csv``: per (model, set, method) our mean PSNR/SSIM over seeds, the number of
-    seeds and of test images, and the paper's values."""
+    seeds and of test images, the paper's values and, with ``bar`` (:func:`table1_bar`), bicubic on the
+    same images and whether the cell's baseline clears the evidence bar."""
     table = table1_against_paper(t1["ours"], t1["models"], paper)
+    if bar is not None:
+        table = table.merge(bar[["model", "set", "bicubic", "clears"]].rename(columns={"clears": "baseline_clears_bar"}),
+                            on=["model", "set"], how="left")
     n_seeds = t1["results"].groupby(["model", "set", "method"], observed=True)["seed"].nunique().rename("seeds")
     table = table.merge(n_seeds.reset_index(), on=["model", "set", "method"], how="left")
     table["test_images"] = t1["test_data"]
     table["profile"] = t1["profile"]
-    cols = ["model", "set", "method", "psnr", "ssim", "seeds", "test_images", "paper_psnr", "paper_ssim", "profile"]
+    cols = ["model", "set", "method", "psnr", "ssim", "seeds", "test_images", "bicubic", "baseline_clears_bar",
+            "paper_psnr", "paper_ssim", "profile"]
     return table[[c for c in cols if c in table.columns]].reset_index(drop=True)
 
 

@@ -118,15 +118,12 @@ def test_crop(set_name: str, index: int, scale: int, size: int) -> dict:
     return {"name": f"{set_name}/{stem}", "lr": lr_c, "hr": hr_c, "box": (top, left, h, w), "scale": scale}
 
 
-def _to_tensor(img: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1))).float().div(255)[None]
-
-
 def pair_state(model, crop: dict, ssim_constants: str = "code") -> dict:
     """SR of the crop by ``model``; HR; |SR-HR|; M_s (per channel) — all as numpy, in [0, 1] except M_s."""
+    from srlib.degrade import img2tensor
     from srlib.losses.pixel import to_model_colors
 
-    lr, hr = _to_tensor(crop["lr"]), _to_tensor(crop["hr"])
+    lr, hr = img2tensor(crop["lr"]), img2tensor(crop["hr"])
     with torch.no_grad():
         lr_m, hr_m = to_model_colors(lr, model), to_model_colors(hr, model)
         sr_m = model(lr_m).float().clamp(0, 1)
