@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -27,13 +28,18 @@ import numpy as np
 from .conventions import PSNR_PEAK, SSIM_K1, SSIM_K2, SSIM_SIGMA, SSIM_WINDOW
 from .conventions import shave as shave_of
 from .degrade import img2tensor, imresize, imresize_uint8, modcrop, rgb2ycbcr, rgb_to_y_torch, round_half_up_uint8, tensor2img
+from .registry import Registry
 
 __all__ = [
     "PROTOCOLS",
     "PROTOCOL_OF_TABLE",
     "GRAY_HANDLING",
     "psnr",
+    "psnr_rgb",
     "ssim",
+    "METRICS",
+    "register_metric",
+    "is_set_level",
     "ssim_map",
     "SSIM_MAP_PADDINGS",
     "entropy",
@@ -86,6 +92,26 @@ def psnr(a, b, peak: float = PSNR_PEAK, shave: int = 0) -> float:
     a, b = _pair(a, b, "psnr", shave)
     mse = float(np.mean((a - b) ** 2))
     return math.inf if mse == 0 else 10.0 * math.log10(peak * peak / mse)
+
+
+def psnr_rgb(a, b, shave: int = 0) -> float:
+    """PSNR in dB (peak 255) between two uint8 images of one shape, (H, W, 3) RGB or (H, W), over every
+    channel; ``shave`` pixels are cut from each border first; ``inf`` when identical. For orientation
+    (crops, figure titles): the protocol metric is PSNR on Y (:data:`METRICS` ``"psnr"``)."""
+    a, b = np.asarray(a), np.asarray(b)
+    if a.dtype != np.uint8 or b.dtype != np.uint8:
+        raise ValueError(f"psnr_rgb: expected uint8 images, got {a.dtype} and {b.dtype}")
+    if a.shape != b.shape or a.ndim not in (2, 3):
+        raise ValueError(f"psnr_rgb: expected two (H, W, 3) or (H, W) images of one shape, got {a.shape} and {b.shape}")
+    shave = int(shave)
+    if shave < 0:
+        raise ValueError(f"psnr_rgb: shave must be >= 0, got {shave}")
+    if shave:
+        a, b = a[shave:-shave, shave:-shave], b[shave:-shave, shave:-shave]
+    if a.size == 0:
+        raise ValueError(f"psnr_rgb: nothing left after shaving {shave} pixels")
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return math.inf if mse == 0 else 10.0 * math.log10(255.0 * 255.0 / mse)
 
 
 def _gaussian_1d(window: int, sigma: float) -> np.ndarray:
@@ -248,6 +274,44 @@ def _y_of(img):
     return rgb2ycbcr(a, only_y=True)
 
 
+# ----------------------------------------------------------------------------- the metrics registry
+#: Metrics an evaluation can log, by name (``config["eval"]["metrics"]``, default ``["psnr", "ssim"]``).
+#: A metric is either **per image**, ``fn(sr, hr, scale) -> float``, averaged over the set, or
+#: **set-level** (``fn.set_level = True``), ``fn(srs, hrs, scale) -> float`` over the lists of every
+#: image of the set at once (e.g. FID). ``sr``/``hr`` are one image each as the protocol scores it:
+#: (H, W, 3) uint8 RGB for RGB models; for Y-channel models (H, W) Y, SR as uint8 and HR as float64
+#: ``rgb2ycbcr`` Y (the 2-D case is taken as Y). Register with :func:`register_metric`.
+METRICS = Registry("metric")
+
+
+def register_metric(name: str | None = None, *, set_level: bool = False):
+    """Decorator: ``@register_metric("fid", set_level=True)`` puts a metric in :data:`METRICS`
+    (``fn.set_level`` is the flag :func:`evaluate_model` reads)."""
+
+    def deco(fn):
+        fn.set_level = bool(set_level)
+        return METRICS.register(name)(fn)
+
+    return deco
+
+
+def is_set_level(metric) -> bool:
+    """Whether a registered metric takes the whole set (lists of images) rather than one image."""
+    return bool(getattr(metric, "set_level", False))
+
+
+@register_metric("psnr")
+def y_psnr(sr, hr, scale) -> float:
+    """The book protocol's PSNR: on Y (``rgb2ycbcr``; 2-D input is Y), peak 255, ``scale`` pixels shaved."""
+    return psnr(_y_of(sr), _y_of(hr), shave=shave_of(scale))
+
+
+@register_metric("ssim")
+def y_ssim(sr, hr, scale) -> float:
+    """The book protocol's SSIM: on Y (``rgb2ycbcr``; 2-D input is Y), Wang et al. 2004, ``scale`` pixels shaved."""
+    return ssim(_y_of(sr), _y_of(hr), shave=shave_of(scale))
+
+
 def evaluate_sr(sr_rgb_uint8, hr_rgb_uint8, scale: int) -> dict:
     """PSNR and SSIM on float Y (``rgb2ycbcr``) with ``ceil(scale)`` pixels shaved; 2-D inputs are taken as Y."""
     sr, hr = np.asarray(sr_rgb_uint8), np.asarray(hr_rgb_uint8)
@@ -257,15 +321,25 @@ def evaluate_sr(sr_rgb_uint8, hr_rgb_uint8, scale: int) -> dict:
     return {"psnr": psnr(ys, yh, shave=shave_of(scale)), "ssim": ssim(ys, yh, shave=shave_of(scale))}
 
 
-def evaluate_model(model, set_name: str, scale: int, device="cpu", max_images=None) -> dict:
-    """Mean PSNR/SSIM of ``model`` on a test set (LR from :func:`srlib.data.lr_pairs`).
+def evaluate_model(model, set_name: str, scale: int, device="cpu", max_images=None,
+                   metrics: Sequence[str] = ("psnr", "ssim")) -> dict:
+    """``metrics`` (names in :data:`METRICS`) of ``model`` on a test set (LR from :func:`srlib.data.lr_pairs`).
 
     Y models (``model.colors == 1``) get Y/255 of the LR image and are scored on Y; RGB models
-    get RGB in [0, 1]. Output is clamped and rounded to uint8 before scoring.
+    get RGB in [0, 1]. Output is clamped and rounded to uint8 before scoring. Returns
+    ``{metric: value, ..., "per_image": [{"image", metric, ...}]}`` in the order of ``metrics``:
+    per-image metrics averaged over the set, set-level ones computed on the whole set
+    (``per_image`` holds the per-image metrics only).
     """
     import torch
 
     from . import data
+    from .models import eval_mode
+
+    fns = {name: METRICS.get(name) for name in metrics}
+    if not fns:
+        raise ValueError("evaluate_model: give at least one metric")
+    whole_set = any(is_set_level(f) for f in fns.values())
 
     pairs = data.lr_pairs(set_name, scale)
     if max_images is not None:
@@ -273,10 +347,8 @@ def evaluate_model(model, set_name: str, scale: int, device="cpu", max_images=No
     if not pairs:
         raise ValueError(f"evaluate_model: no images in set {set_name!r}")
     colors = int(getattr(model, "colors", 3))
-    was_training = getattr(model, "training", False)
-    model.eval()
-    per_image = []
-    try:
+    per_image, srs, refs = [], [], []
+    with eval_mode(model):
         with torch.no_grad():
             for stem, lr, hr in pairs:
                 inp = img2tensor(rgb2ycbcr(lr) / 255.0 if colors == 1 else lr)
@@ -286,17 +358,15 @@ def evaluate_model(model, set_name: str, scale: int, device="cpu", max_images=No
                     raise ValueError(
                         f"evaluate_model: {set_name}/{stem}: SR size {sr.shape[:2]} differs from HR {ref.shape[:2]}"
                     )
-                m = evaluate_sr(sr, ref, scale) if colors == 3 else {
-                    "psnr": psnr(sr, ref, shave=shave_of(scale)), "ssim": ssim(sr, ref, shave=shave_of(scale))}
+                m = {name: float(f(sr, ref, scale)) for name, f in fns.items() if not is_set_level(f)}
                 per_image.append({"image": stem, **m})
-    finally:
-        if was_training:
-            model.train()
-    return {
-        "psnr": float(np.mean([r["psnr"] for r in per_image])),
-        "ssim": float(np.mean([r["ssim"] for r in per_image])),
-        "per_image": per_image,
-    }
+                if whole_set:
+                    srs.append(sr)
+                    refs.append(ref)
+    out = {name: float(f(srs, refs, scale)) if is_set_level(f) else float(np.mean([r[name] for r in per_image]))
+           for name, f in fns.items()}
+    out["per_image"] = per_image
+    return out
 
 
 def bicubic_image(hr, scale: int, protocol: str = "srcnn") -> dict:

@@ -1,6 +1,8 @@
-"""One registry per kind of thing (models, losses, datasets, metrics).
+"""One registry per kind of thing: ``srlib.models.MODELS``, ``srlib.losses.LOSSES``,
+``srlib.data.DATASETS`` and ``srlib.metrics.METRICS``.
 
-A registry maps a lower-case name to a constructor. Unknown names raise a ``KeyError`` that
+A registry maps a lower-case name to a constructor (or, for metrics, to the metric function,
+flagged ``set_level`` when it takes the whole set). Unknown names raise a ``KeyError`` that
 lists what is known, so a typo in a notebook parameter is a one-line fix, not a stack trace.
 """
 from __future__ import annotations

@@ -221,3 +221,75 @@ def test_compare_protocols_reuses_a_given_table_and_reports_the_difference():
     assert both["PSNR basicsr"].tolist() == basicsr["psnr"].tolist()
     # FACTS.md: the basicsr protocol reads about 0.01-0.02 dB higher on Set5
     assert ((both["ΔPSNR (basicsr − srcnn)"] > 0) & (both["ΔPSNR (basicsr − srcnn)"] < 0.05)).all()
+
+
+def test_metrics_registry_holds_the_book_protocol():
+    assert {"psnr", "ssim"} <= set(metrics.METRICS.names())
+    rng = np.random.default_rng(5)
+    hr = rng.integers(0, 256, (30, 26, 3), dtype=np.uint8)
+    sr = np.clip(hr.astype(int) + rng.integers(-12, 13, hr.shape), 0, 255).astype(np.uint8)
+    want = evaluate_sr(sr, hr, 3)  # Y channel, shave = scale
+    assert metrics.METRICS.get("psnr")(sr, hr, 3) == want["psnr"]
+    assert metrics.METRICS.get("ssim")(sr, hr, 3) == want["ssim"]
+    y_sr, y_hr = sr[..., 0], hr[..., 0].astype(np.float64)  # Y models: 2-D images are Y
+    assert metrics.METRICS.get("psnr")(y_sr, y_hr, 2) == psnr(y_sr, y_hr, shave=2)
+    assert not any(metrics.is_set_level(metrics.METRICS.get(n)) for n in ("psnr", "ssim"))
+    with pytest.raises(KeyError, match="unknown metric 'fid'; known metrics: psnr, ssim"):
+        metrics.METRICS.get("fid")
+
+
+def test_psnr_rgb():
+    rng = np.random.default_rng(1)
+    a = rng.integers(1, 255, (10, 12, 3), dtype=np.uint8)
+    assert metrics.psnr_rgb(a, a) == math.inf
+    b = a + np.uint8(1)  # every channel off by one: MSE 1
+    assert metrics.psnr_rgb(a, b) == pytest.approx(10 * math.log10(255 ** 2))
+    c = a.copy()
+    c[0] = 0  # only the first row differs: gone with shave=1
+    assert metrics.psnr_rgb(a, c, shave=1) == math.inf and metrics.psnr_rgb(a, c) < 30
+    want = 10 * math.log10(255 ** 2 / np.mean((a.astype(float) - c.astype(float)) ** 2))
+    assert metrics.psnr_rgb(a, c) == pytest.approx(want, rel=1e-12)
+    assert metrics.psnr_rgb(a[..., 0], b[..., 0]) == pytest.approx(48.1308036, abs=1e-6)  # grey works too
+    with pytest.raises(ValueError, match="uint8"):
+        metrics.psnr_rgb(a / 255.0, b)
+    with pytest.raises(ValueError, match="one shape"):
+        metrics.psnr_rgb(a, b[:5])
+    with pytest.raises(ValueError, match="nothing left"):
+        metrics.psnr_rgb(a, b, shave=6)
+
+
+@pytest.mark.skipif(not _have("Set5"), reason="Set5 is not available (python -m srlib data fetch Set5)")
+def test_evaluate_model_takes_any_registered_metrics_per_image_and_set_level(monkeypatch):
+    from srlib import data
+
+    monkeypatch.setattr(metrics.METRICS, "_items", dict(metrics.METRICS._items))  # registrations undone after the test
+    calls = []
+
+    @metrics.register_metric("test_pixels", set_level=True)
+    def pixels(srs, hrs, scale):
+        calls.append((len(srs), scale))
+        assert all(s.shape == h.shape and s.dtype == np.uint8 for s, h in zip(srs, hrs))
+        return sum(s.size for s in srs)
+
+    @metrics.register_metric("test_max_error")
+    def max_error(sr, hr, scale):
+        return float(np.abs(sr.astype(float) - hr.astype(float)).max())
+
+    model = BicubicUpsampler(4, 3)
+    default = metrics.evaluate_model(model, "Set5", 4, max_images=2)
+    res = metrics.evaluate_model(model, "Set5", 4, max_images=2, metrics=["test_max_error", "psnr", "test_pixels"])
+    assert list(res) == ["test_max_error", "psnr", "test_pixels", "per_image"]
+    assert res["psnr"] == default["psnr"] and calls == [(2, 4)]
+    assert res["test_pixels"] == sum(hr.size for _, hr in list(data.hr_images("Set5", 4))[:2])
+    assert [sorted(r) for r in res["per_image"]] == [["image", "psnr", "test_max_error"]] * 2  # set-level: not per image
+    assert res["test_max_error"] == np.mean([r["test_max_error"] for r in res["per_image"]])
+    class EvalOnly(BicubicUpsampler):
+        def forward(self, lr):
+            assert not self.training
+            return super().forward(lr)
+
+    model = EvalOnly(4, 3)
+    for training in (True, False):  # scored in eval mode, then left in the mode it was in
+        model.train(training)
+        metrics.evaluate_model(model, "Set5", 4, max_images=1, metrics=["psnr"])
+        assert model.training is training

@@ -7,6 +7,8 @@ Width/depth arguments let a chapter run a small CPU version and the paper versio
 """
 from __future__ import annotations
 
+import contextlib
+
 from srlib.registry import Registry
 
 MODELS = Registry("model")
@@ -55,6 +57,17 @@ def bicubic_upsample(x, scale: int):
     from srlib.degrade import imresize_torch
 
     return imresize_torch(x, scale=scale)
+
+
+@contextlib.contextmanager
+def eval_mode(model):
+    """``with eval_mode(model):`` the model in eval mode, then back in the mode it was in (also on error)."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
 
 
 def super_resolve(model, lr):
