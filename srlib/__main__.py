@@ -15,8 +15,8 @@ COMMANDS = {
     "data": ("srlib.data.cli", "list, verify, prepare (LR caches) or fetch the datasets"),
     "bicubic": ("srlib.metrics", "the bicubic PSNR/SSIM table against the papers' rows"),
     "complexity": ("srlib.complexity", "parameters, Mult-Adds (720p output) and receptive field of models"),
-    "train": ("srlib.train", "train a model from a config (through the run store)"),
-    "eval": ("srlib.train", "evaluate a trained run or checkpoint on test sets"),
+    "train": ("srlib.runs", "train a model from a config (through the run store)"),
+    "eval": ("srlib.runs", "evaluate a trained run or checkpoint on test sets"),
     "book": ("srlib.book", "execute the chapters with papermill and build the HTML book"),
 }
 

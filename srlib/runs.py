@@ -1,19 +1,38 @@
-"""The run store: a training run is named by the hash of its full config.
+"""The run store: a training run is named by the hash of what changes its result.
 
-``run_hash(config)`` = first 16 hex digits of SHA-256 over canonical JSON (sorted keys, no
-spaces) of ``{"config": config, "srlib": srlib.__version__}``. A run lives in
-``results/runs/<experiment>/<hash>/``::
+**Run identity.** ``run_hash(config)`` = first 16 hex digits of SHA-256 over canonical JSON
+(sorted keys, no spaces) of ``{"config": run_identity(config), "srlib": srlib.__version__}``.
+:func:`run_identity` is the config without the keys that only describe a run
+(:data:`srlib.config.DISPLAY_KEYS`: ``experiment``, ``notes``, ``profile``, ``model.label``) and
+without ``eval.metrics`` when it names the default ``["psnr", "ssim"]``. Everything that can
+change the weights, the log or the final metrics is kept: model name and args, scale, loss, data,
+optimizer, schedule, clip, length (``iterations`` / ``epochs`` + ``iters_per_epoch`` /
+``phases``), ``frozen``, every ``eval`` setting, ``checkpoint_every``, ``log_every``, ``seed``,
+``threads``, ``device``, ``amp``, ``channels_last``, ``compile``. A config without display keys
+hashes as it did before this rule. So two experiments with the same training config are one run.
 
-    config.json    the config, written first
-    log.csv        the training log (iteration, loss, lr, seconds, <set>_psnr, ...)
+**Where a run lives.** ``<root>/<experiment>/<hash>/``, under the experiment that first trained
+it (``root`` = ``results/runs``, or ``data/runs`` for smoke runs)::
+
+    config.json    the config, written first (display keys as the first trainer gave them)
+    log.csv        the training log (iteration, loss, lr, seconds, <set>_<metric>, ...)
     checkpoint.pt  the final checkpoint, only if smaller than ``checkpoint_limit_mb`` (5 MB);
                    larger ones and every in-progress checkpoint stay under
                    data/checkpoints/<experiment>/<hash>/ (git-ignored)
-    final.json     written last and atomically: a run without it is not finished
+    final.json     written last and atomically: a run without it is not finished; it keeps
+                   the ``experiment`` that trained it (provenance) and the ``hash``
 
-:func:`get_or_train` returns a finished run without training, resumes an unfinished one from its
-checkpoint, and trains otherwise. A run directory made on another machine (a GPU) is committed
-as it is and found by its hash.
+**Lookup order** (:func:`find_run`, used by :func:`get_or_train`, :func:`get_or_train_many` and
+:func:`run_dir`): the finished run (one with ``final.json``) of hash ``h`` in
+(1) ``<root>/<experiment>/<h>/``, else (2) ``<root>/<other experiment>/<h>/``, the other
+experiment folders of the same root in sorted name order, first found wins. Only finished runs
+are shared: an unfinished ``<root>/<experiment>/<h>/`` is resumed from its checkpoint, and with
+no run found the config is trained there. A found run's ``config.json`` must have the same
+identity as the config asked for (else a ValueError: the store is inconsistent). A run made on
+another machine (a GPU) is committed as it is and found by its hash.
+
+:func:`migrate_store` renames runs filed under an older hash rule to their hash under this one.
+The ``train`` and ``eval`` commands of ``python -m srlib`` are defined here.
 """
 from __future__ import annotations
 
@@ -26,6 +45,7 @@ from pathlib import Path
 
 import srlib
 from srlib.atomic import atomic_open, write_text
+from srlib.config import DEFAULT_EVAL_METRICS, DISPLAY_KEYS, check_config
 
 REPO_ROOT = srlib.REPO_ROOT
 DEFAULT_ROOT = REPO_ROOT / "results" / "runs"
@@ -44,9 +64,37 @@ def canonical_json(obj) -> str:
         raise TypeError(f"a run config must be plain JSON (dicts, lists, str, int, float, bool, None): {e}") from None
 
 
+def run_identity(config: dict) -> dict:
+    """What names a run: a copy of ``config`` without its display keys (:data:`srlib.config.DISPLAY_KEYS`)
+    and without ``eval.metrics`` when it is the default. Dicts that are not run configs (no such
+    keys) come back unchanged."""
+    out = dict(config)
+    for dotted in DISPLAY_KEYS:
+        *parents, last = dotted.split(".")
+        node, path = out, []
+        for part in parents:
+            if not isinstance(node.get(part), dict):
+                node = None
+                break
+            path.append(part)
+            node = node[part]
+        if node is None or last not in node:
+            continue
+        # copy the dicts on the way down: the caller's config is never changed
+        node = out
+        for part in path:
+            node[part] = dict(node[part])
+            node = node[part]
+        del node[last]
+    ev = out.get("eval")
+    if isinstance(ev, dict) and "metrics" in ev and list(ev["metrics"] or ()) == list(DEFAULT_EVAL_METRICS):
+        out["eval"] = {k: v for k, v in ev.items() if k != "metrics"}
+    return out
+
+
 def run_hash(config: dict) -> str:
-    """The run's name: hash of the config and the srlib version."""
-    text = canonical_json({"config": config, "srlib": srlib.__version__})
+    """The run's name: hash of :func:`run_identity` of the config and the srlib version."""
+    text = canonical_json({"config": run_identity(config), "srlib": srlib.__version__})
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -97,7 +145,7 @@ class Run:
         """The trained model (built from the config, weights from the checkpoint), in eval mode."""
         import torch
 
-        from srlib.train import build_model
+        from srlib.train import build_model  # torch: imported on use
 
         ckpt = self.checkpoint_path
         if ckpt is None:
@@ -118,36 +166,75 @@ def default_root(config: dict | None = None) -> Path:
     return DEFAULT_ROOT
 
 
-def run_dir(config: dict, experiment: str, root=None) -> Path:
-    return Path(root or default_root(config)) / experiment / run_hash(config)
-
-
-def get_or_train(config: dict, experiment: str, force: bool = False, root=None, checkpoint_root=None,
-                 checkpoint_limit_mb: float = CHECKPOINT_LIMIT_MB, progress: bool = True, evaluate=None) -> Run:
-    """The finished run of ``config``; trains (or resumes) it first when needed.
-
-    ``force=True`` deletes the run and its checkpoints and trains from scratch. ``evaluate``
-    replaces :func:`srlib.metrics.evaluate_model` (tests).
-    """
-    from srlib.train import check_config, train
-
-    if not experiment or "/" in experiment or experiment.startswith("."):
+def _experiment_of(config: dict, experiment: str | None) -> str:
+    experiment = experiment if experiment is not None else config.get("experiment")
+    if not experiment or not isinstance(experiment, str) or "/" in experiment or experiment.startswith("."):
         raise ValueError(f"experiment must be a plain name like 'engine.srcnn_x2', got {experiment!r}")
+    return experiment
+
+
+def find_run(config: dict, experiment: str | None = None, root=None) -> Path | None:
+    """The directory of the finished run of ``config``, by the lookup order of this module, or None.
+
+    ``experiment`` defaults to ``config["experiment"]``; ``root`` to :func:`default_root`.
+    """
+    experiment = _experiment_of(config, experiment)
+    h = run_hash(config)
+    base = Path(root or default_root(config))
+    others = sorted(p for p in base.iterdir() if p.is_dir() and p.name != experiment) if base.is_dir() else []
+    for d in [base / experiment / h] + [p / h for p in others]:
+        if (d / "final.json").exists():
+            stored = json.loads((d / "config.json").read_text())
+            if canonical_json(run_identity(stored)) != canonical_json(run_identity(config)):
+                raise ValueError(f"{d}/config.json is not the config that hashes to {h} (after dropping display keys); "
+                                 "the run store is inconsistent: run srlib.runs.migrate_store, or delete that run")
+            return d
+    return None
+
+
+def run_dir(config: dict, experiment: str | None = None, root=None) -> Path:
+    """The run of ``config``: its finished run wherever the lookup order finds it, else
+    ``<root>/<experiment>/<hash>/`` where it is (or would be) trained. ``experiment`` defaults to
+    ``config["experiment"]``."""
+    found = find_run(config, experiment, root)
+    if found is not None:
+        return found
+    return Path(root or default_root(config)) / _experiment_of(config, experiment) / run_hash(config)
+
+
+def get_or_train(config: dict, experiment: str | None = None, force: bool = False, root=None, checkpoint_root=None,
+                 checkpoint_limit_mb: float = CHECKPOINT_LIMIT_MB, progress: bool = True, evaluate=None) -> Run:
+    """The finished run of ``config`` (lookup order in the module docstring); trains (or resumes)
+    it under ``<root>/<experiment>/<hash>/`` first when none is found.
+
+    ``experiment`` defaults to ``config["experiment"]``. ``force=True`` deletes this
+    experiment's run and its checkpoints and trains it there from scratch (runs of the same hash
+    in other experiment folders are left alone). ``evaluate`` replaces
+    :func:`srlib.metrics.evaluate_model` (tests).
+    """
+    from srlib.train import train  # torch: imported on use
+
+    experiment = _experiment_of(config, experiment)
     check_config(config)
     h = run_hash(config)
-    d = Path(root or default_root(config)) / experiment / h
+    base = Path(root or default_root(config))
+    d = base / experiment / h
     ck_root = Path(checkpoint_root or DEFAULT_CHECKPOINT_ROOT)
     work_ckpt = ck_root / experiment / h / "checkpoint.pt"
     if force:
         shutil.rmtree(d, ignore_errors=True)
         shutil.rmtree(work_ckpt.parent, ignore_errors=True)
-    if (d / "final.json").exists():
-        return Run(d, ck_root)
+    else:
+        found = find_run(config, experiment, base)
+        if found is not None:
+            return Run(found, ck_root)
     d.mkdir(parents=True, exist_ok=True)
-    config_text = json.dumps(config, indent=2, sort_keys=True) + "\n"
-    if (d / "config.json").exists() and json.loads((d / "config.json").read_text()) != json.loads(config_text):
-        raise ValueError(f"{d}/config.json differs from the config that hashes to {h}; delete {d} or train with force=True")
-    write_text(d / "config.json", config_text)
+    if (d / "config.json").exists():
+        stored = json.loads((d / "config.json").read_text())
+        if canonical_json(run_identity(stored)) != canonical_json(run_identity(config)):
+            raise ValueError(f"{d}/config.json differs from the config that hashes to {h}; delete {d} or train with force=True")
+    else:
+        write_text(d / "config.json", json.dumps(config, indent=2, sort_keys=True) + "\n")
     # an unfinished run may have left its final checkpoint in the run folder: resume from there too
     if not work_ckpt.exists() and (d / "checkpoint.pt").exists():
         work_ckpt.parent.mkdir(parents=True, exist_ok=True)
@@ -173,7 +260,7 @@ def _train_job(config: dict, experiment: str, kwargs: dict) -> str:
 
 
 def _cpu_only(config: dict) -> bool:
-    from srlib.train import resolve_device
+    from srlib.train import resolve_device  # torch: imported on use
 
     return resolve_device(config.get("device", "auto")).type == "cpu"
 
@@ -204,16 +291,22 @@ def get_or_train_many(jobs, workers: int | None = None, progress: bool = True, *
 
     A run's result does not depend on where it is trained (its seed, data order and thread count
     come from its config), so this only changes the wall time. Finished runs are reused as by
-    :func:`get_or_train`; ``kwargs`` (``root``, ``checkpoint_root``, ``force``, ...) go to it.
-    A failing run raises after the others have finished, naming its experiment and hash.
+    :func:`get_or_train` (from any experiment folder); jobs with one hash are trained once (in the
+    first job's experiment) unless ``force``. ``kwargs`` (``root``, ``checkpoint_root``, ``force``,
+    ...) go to it. A failing run raises after the others have finished, naming its experiment and hash.
     """
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     jobs = [(c, e) for c, e in jobs]
     root = kwargs.get("root")
-    todo = [i for i, (c, e) in enumerate(jobs)
-            if kwargs.get("force") or not (Path(root or default_root(c)) / e / run_hash(c) / "final.json").exists()]
+    todo, seen = [], set()
+    for i, (c, e) in enumerate(jobs):
+        key = (str(Path(root or default_root(c))), run_hash(c)) + ((e,) if kwargs.get("force") else ())
+        if key in seen or not (kwargs.get("force") or find_run(c, e, root) is None):
+            continue
+        seen.add(key)
+        todo.append(i)
     n = min(workers or train_workers([jobs[i][0] for i in todo]), len(todo))
     if n > 1 and kwargs.get("evaluate") is not None:
         raise ValueError("get_or_train_many: a custom evaluate function cannot be sent to worker processes; use workers=1")
@@ -241,31 +334,200 @@ def get_or_train_many(jobs, workers: int | None = None, progress: bool = True, *
     return [get_or_train(c, e, progress=progress, **kwargs) for c, e in jobs]
 
 
-def _lookup(config: dict, dotted: str):
-    node = config
-    for part in dotted.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return _MISSING
-        node = node[part]
-    return node
+# ----------------------------------------------------------------------------- migration
+def _same_run(a: Path, b: Path) -> bool:
+    """Two run directories hold the same run: the same files, byte for byte, except ``config.json``
+    (same identity) and ``final.json`` (equal apart from ``hash``)."""
+    names = sorted(p.name for p in a.iterdir())
+    if names != sorted(p.name for p in b.iterdir()):
+        return False
+    for name in names:
+        x, y = a / name, b / name
+        if name == "config.json":
+            same = run_identity(json.loads(x.read_text())) == run_identity(json.loads(y.read_text()))
+        elif name == "final.json":
+            fx, fy = json.loads(x.read_text()), json.loads(y.read_text())
+            fx.pop("hash", None)
+            fy.pop("hash", None)
+            same = fx == fy
+        else:
+            same = x.is_file() and y.is_file() and x.read_bytes() == y.read_bytes()
+        if not same:
+            return False
+    return True
 
 
-_MISSING = object()
+def migrate_store(root=None, checkpoint_root=None, dry_run: bool = False) -> list[dict]:
+    """Rename every ``<root>/<experiment>/<old hash>/`` to the hash its ``config.json`` has under the
+    current rule (:func:`run_hash`), set ``hash`` in its ``final.json``, and move its checkpoints
+    under ``checkpoint_root`` (``data/checkpoints``) along. Returns one dict per change
+    (``experiment``, ``old``, ``new``, ``action`` = ``"rename"`` or ``"drop duplicate"``).
 
-
-def find(experiment: str, root=None, finished: bool = True, checkpoint_root=None, **filters) -> list[Run]:
-    """Runs of ``experiment`` whose config matches ``filters``, oldest first.
-
-    Nested keys use ``__``: ``find("pspl", model__name="edsr", seed=0)`` matches
-    ``config["model"]["name"] == "edsr"`` and ``config["seed"] == 0``.
+    Runs are only renamed inside their experiment folder. Two runs of one experiment that now share
+    a hash are one run: if they hold the same files (:func:`_same_run`) the extra copy is dropped,
+    otherwise nothing at all is changed and a ValueError names them. Directories whose
+    ``config.json`` already hashes to their name, or that hold no run config (no ``config.json``, or
+    one without ``model``, like the attention explorer's snapshot sets), are left alone, so running
+    it twice changes nothing. ``dry_run=True`` only reports.
     """
-    bases = [Path(root) / experiment] if root else [DEFAULT_ROOT / experiment, SCRATCH_ROOT / experiment]
-    out = []
-    for d in sorted(p for base in bases if base.is_dir() for p in base.iterdir()):
-        if not (d / "config.json").exists() or (finished and not (d / "final.json").exists()):
+    root = Path(root or DEFAULT_ROOT)
+    ck_root = Path(checkpoint_root or DEFAULT_CHECKPOINT_ROOT)
+    plan: dict[tuple[str, str], list[Path]] = {}
+    for exp in sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []:
+        for d in sorted(p for p in exp.iterdir() if p.is_dir() and (p / "config.json").exists()):
+            config = json.loads((d / "config.json").read_text())
+            if not (isinstance(config, dict) and "model" in config):
+                continue  # not a run (e.g. the attention explorer's snapshots, keyed by their own dict)
+            plan.setdefault((exp.name, run_hash(config)), []).append(d)
+    changes, errors = [], []
+    for (exp, new), dirs in plan.items():
+        target = root / exp / new
+        movers = [d for d in dirs if d.name != new]
+        if not movers:
             continue
-        run = Run(d, checkpoint_root)
-        if all(_lookup(run.config, k.replace("__", ".")) == v for k, v in filters.items()):
-            out.append(run)
-    out.sort(key=lambda r: (r.dir / ("final.json" if r.finished else "config.json")).stat().st_mtime)
-    return out
+        keep = target if target.exists() else movers[0]
+        for d in dirs:
+            if d != keep and not _same_run(d, keep):
+                errors.append(f"{exp}: runs {keep.name} and {d.name} both hash to {new} now but hold different results")
+        for d in movers:
+            changes.append({"experiment": exp, "old": d.name, "new": new,
+                            "action": "rename" if d == keep else "drop duplicate", "dir": d})
+    if errors:
+        raise ValueError("migrate_store: nothing changed; resolve these collisions first (keep one run of each):\n"
+                         + "\n".join(errors))
+    if dry_run:
+        return [{k: v for k, v in c.items() if k != "dir"} for c in changes]
+    for c in changes:
+        d, exp, old, new = c.pop("dir"), c["experiment"], c["old"], c["new"]
+        if c["action"] == "drop duplicate":
+            shutil.rmtree(d)
+            continue
+        os.rename(d, root / exp / new)
+        old_ck, new_ck = ck_root / exp / old, ck_root / exp / new
+        if old_ck.is_dir() and not new_ck.exists():
+            new_ck.parent.mkdir(parents=True, exist_ok=True)
+            os.rename(old_ck, new_ck)
+        final_path = root / exp / new / "final.json"
+        if final_path.exists():
+            final = json.loads(final_path.read_text())
+            final["hash"] = new
+            ck = final.get("checkpoint")
+            if isinstance(ck, str) and ck != "checkpoint.pt":
+                final["checkpoint"] = ck.replace(f"/{exp}/{old}/", f"/{exp}/{new}/")
+            _write_json(final_path, final)
+    return changes
+
+
+# ----------------------------------------------------------------------------- CLI
+def _metrics_line(res: dict) -> str:
+    parts = []
+    for k, v in res.items():
+        if k == "psnr":
+            parts.append(f"PSNR {v:.2f} dB")
+        elif k == "ssim":
+            parts.append(f"SSIM {v:.4f}")
+        elif isinstance(v, (int, float)):
+            parts.append(f"{k} {v:.4g}")
+    return ", ".join(parts)
+
+
+def _train_args(p):
+    import argparse
+
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
+    p.epilog = (
+        "examples:\n"
+        "  python -m srlib train --list\n"
+        "  python -m srlib train --experiment engine.srcnn_x2\n"
+        "  python -m srlib train --experiment engine.srcnn_x2 --profile smoke --seed 1\n"
+        "  python -m srlib train --experiment engine.srcnn_x2 --set optimizer.lr=3e-4 --set iterations=500 --force\n"
+        "Finished runs are reused (results/runs/<experiment>/<hash>/, or a run of the same training config\n"
+        "filed under another experiment); --force retrains."
+    )
+    p.add_argument("--experiment", default=None, help="a key registered in srlib.profiles (see --list)")
+    p.add_argument("--list", action="store_true",
+                   help="print every registered experiment with its one-line description at --profile, and exit")
+    p.add_argument("--profile", default=None, help="smoke, cpu or paper (default: $SRLIB_PROFILE or cpu)")
+    p.add_argument("--seed", type=int, default=None, help="override the config's seed")
+    p.add_argument("--force", action="store_true", help="retrain even if a finished run exists")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value (dotted key, JSON value), repeatable")
+    p.add_argument("--root", default=None, help="run store root (default results/runs in the repository)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _train_run(args) -> int:
+    import sys
+
+    from srlib import profiles
+    from srlib.config import apply_overrides
+
+    profile = profiles.check_profile(args.profile) if args.profile else profiles.current()
+    if args.list:
+        for key in profiles.keys():
+            print(f"{key}: {profiles.describe(profiles.get(profile, key))}")
+        return 0
+    if not args.experiment:
+        print("python -m srlib train: give --experiment KEY (python -m srlib train --list shows the keys)", file=sys.stderr)
+        return 2
+    config = profiles.get(profile, args.experiment)
+    config = apply_overrides(config, args.overrides)
+    if args.seed is not None:
+        config["seed"] = args.seed
+    kwargs = {"root": args.root} if args.root else {}
+    run = get_or_train(config, args.experiment, force=args.force, progress=not args.no_progress, **kwargs)
+    print(profiles.describe(config, run.final))
+    print(f"run: {run.dir}")
+    for name, res in run.final.get("metrics", {}).items():
+        print(f"  {name}: {_metrics_line(res)}")
+    return 0
+
+
+def _eval_args(p):
+    import argparse
+
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
+    p.epilog = (
+        "examples:\n"
+        "  python -m srlib eval --run results/runs/engine.srcnn_x2/<hash> --sets Set5 Set14 --scale 2\n"
+        "  python -m srlib eval --run results/runs/engine.srcnn_x2/<hash> --sets Set5 --max-images 2"
+    )
+    p.add_argument("--run", required=True, help="a run directory (with config.json and a checkpoint)")
+    p.add_argument("--sets", nargs="+", default=["Set5"], help="test sets (default Set5)")
+    p.add_argument("--scale", type=float, default=None, help="scale (default: the run's)")
+    p.add_argument("--max-images", type=int, default=None, help="evaluate only the first N images of each set")
+    p.add_argument("--metrics", nargs="+", default=None,
+                   help="metric names of srlib.metrics.METRICS (default: the run's eval.metrics, else psnr ssim)")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+
+
+def _eval_run(args) -> int:
+    import torch
+
+    from srlib.config import eval_metrics
+    from srlib.metrics import evaluate_model
+    from srlib.train import resolve_device
+
+    run = Run(args.run)
+    device = resolve_device(args.device)
+    model = run.load_model(device=device)
+    scale = args.scale if args.scale is not None else run.config["scale"]
+    if scale == int(scale):
+        scale = int(scale)
+    metrics = args.metrics or eval_metrics(run.config)
+    print(f"run {run.dir} ({run.config['model']['name']}, x{scale})")
+    for name in args.sets:
+        kwargs = {"device": device, "metrics": metrics}
+        if args.max_images is not None:
+            kwargs["max_images"] = args.max_images
+        with torch.no_grad():
+            res = evaluate_model(model, name, scale, **kwargs)
+        print(f"  {name}: {_metrics_line(res)}")
+    return 0
+
+
+def cli_commands():
+    return [
+        ("train", "train a model from a config (through the run store)", _train_args, _train_run),
+        ("eval", "evaluate a trained run or checkpoint on test sets", _eval_args, _eval_run),
+    ]

@@ -10,7 +10,10 @@ One loop serves every document:
 * **gradient clipping** ``clip = {"mode": "norm" | "value", "max": x, "divide_by_lr": bool}``
   (VDSR's adjustable clipping is ``mode="value", divide_by_lr=True``: clip to max / lr).
 * **loss hooks** (:mod:`srlib.losses`): ``loss, logs = hook(model, batch, iteration)``, called
-  once per iteration; a hook may keep state (buffers, parameters, ``get_extra_state``).
+  once per iteration; a hook may keep state (buffers, parameters, ``get_extra_state``). Who trains
+  what is the rule of :mod:`srlib.losses`: the Trainer's optimizer sees ``model.parameters()``
+  only; it refuses a hook that holds a model parameter, and a hook with trainable parameters but
+  no ``get_extra_state`` (its optimizer's state would be lost on resume).
 * **phases**: a list of :class:`Phase` (iterations, trainable parameter-name prefixes, lr,
   ``on_phase_start(trainer, phase_index)``, optional own batch source / loss). Each phase gets a
   fresh optimizer and schedule over the parameters it trains; all others are frozen
@@ -35,22 +38,28 @@ One loop serves every document:
   uninterrupted one.
 * **non-finite loss** stops with :class:`TrainingDiverged` (iteration, value, hint) before
   the optimizer step; the last good checkpoint is left as it is.
-* **log**: a CSV (``iteration, loss, lr, seconds``, each hook log, ``<set>_psnr``,
-  ``<set>_ssim``), a row every ``log_every`` iterations and at every evaluation.
+* **evaluation**: ``evaluate(model, set_name, max_images=None) -> {metric: value, ...}``
+  (default :func:`srlib.metrics.evaluate_model` with the config's ``eval.metrics``, default
+  ``["psnr", "ssim"]``); every number it returns is kept (lists such as ``per_image`` are not).
+* **log**: a CSV (``iteration, loss, lr, seconds``, each hook log, ``<set>_<metric>`` for every
+  metric of every evaluation), a row every ``log_every`` iterations and at every evaluation.
+
+The pure config helpers (:data:`CONFIG_KEYS`, :func:`total_iterations`, :func:`check_config`,
+:func:`apply_overrides`, :func:`import_object`, :func:`default_threads`) live in
+:mod:`srlib.config` (no torch) and are importable from here too; the ``train``/``eval``
+commands are in :mod:`srlib.runs`.
 """
 from __future__ import annotations
 
 import contextlib
 import copy
 import csv
-import importlib
-import json
 import math
-import os
+import numbers
 import random
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
@@ -59,6 +68,10 @@ import torch
 import torch.nn as nn
 
 from srlib import atomic as _atomic
+from srlib.config import (  # noqa: F401  (re-exported: srlib.train.total_iterations etc. keep working)
+    CONFIG_KEYS, DEFAULT_EVAL_METRICS, apply_overrides, check_config, default_threads, eval_metrics, import_object,
+    total_iterations,
+)
 
 CHECKPOINT_FORMAT = 1
 OPTIMIZERS = ("adam", "adadelta", "sgd")
@@ -97,21 +110,6 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
     return dev
 
 
-def default_threads() -> int:
-    return max(1, min(2, os.cpu_count() or 1))
-
-
-def import_object(spec: str):
-    """``"package.module:attribute"`` -> the attribute (for callbacks named in JSON configs)."""
-    if not isinstance(spec, str) or ":" not in spec:
-        raise ValueError(f"expected 'package.module:function', got {spec!r}")
-    mod, _, attr = spec.partition(":")
-    obj = importlib.import_module(mod)
-    for part in attr.split("."):
-        obj = getattr(obj, part)
-    return obj
-
-
 def _to_device(batch: dict, device, channels_last: bool) -> dict:
     out = {}
     for k, v in batch.items():
@@ -125,6 +123,13 @@ def _to_device(batch: dict, device, channels_last: bool) -> dict:
 
 def _as_float(v) -> float:
     return float(v.detach().float().item()) if isinstance(v, torch.Tensor) else float(v)
+
+
+def _is_number(v) -> bool:
+    """A value an evaluation may log: a real number (not a bool) or a one-element tensor."""
+    if isinstance(v, torch.Tensor):
+        return v.numel() == 1
+    return isinstance(v, numbers.Real) and not isinstance(v, bool)
 
 
 # ----------------------------------------------------------------------------- phases
@@ -157,9 +162,11 @@ class Phase:
 class Trainer:
     """Iteration-based training loop with phases, hooks, evaluation, checkpoints and resume.
 
-    ``evaluate(model, set_name) -> {"psnr", "ssim", ...}`` defaults to
-    :func:`srlib.metrics.evaluate_model` at ``eval_scale``. ``log_path`` / ``checkpoint_path``
-    may be None (nothing written). ``fit(resume=True)`` returns the final-results dict.
+    ``evaluate(model, set_name, max_images=None) -> {metric: value, ...}`` defaults to
+    :func:`srlib.metrics.evaluate_model` at ``eval_scale`` with ``eval_metrics`` (names in
+    :data:`srlib.metrics.METRICS`, default ``("psnr", "ssim")``). ``log_path`` /
+    ``checkpoint_path`` may be None (nothing written). ``fit(resume=True)`` returns the
+    final-results dict.
     """
 
     def __init__(
@@ -181,6 +188,7 @@ class Trainer:
         eval_scale=None,
         eval_every: int = 0,
         eval_max_images: Optional[int] = None,
+        eval_metrics: Sequence[str] = DEFAULT_EVAL_METRICS,
         final_sets: Optional[Sequence[str]] = None,
         final_max_images: Optional[int] = None,
         log_every: Optional[int] = None,
@@ -246,12 +254,14 @@ class Trainer:
             if p.loss is not None:
                 p.loss.to(self.device)
         self.scaler = torch.amp.GradScaler("cuda") if self.amp == "fp16" else None
+        self._check_hooks()
 
         # evaluation, logging, checkpoints
         self.eval_sets = list(eval_sets)
         self.eval_every = int(eval_every or 0)
         self.eval_scale = eval_scale if eval_scale is not None else getattr(model, "scale", None)
         self.eval_max_images = eval_max_images
+        self.eval_metrics = tuple(eval_metrics)
         self.final_sets = list(self.eval_sets if final_sets is None else final_sets)
         self.final_max_images = final_max_images
         self._evaluate = evaluate
@@ -283,14 +293,34 @@ class Trainer:
                 hooks[f"phase{k}_loss"] = p.loss
         return hooks
 
+    def _check_hooks(self) -> None:
+        """Who trains what (:mod:`srlib.losses`): the Trainer's optimizer trains ``model.parameters()``;
+        a hook's own parameters are its own optimizer's, and their state must be checkpointed."""
+        model_params = {id(p) for p in self.model.parameters()}
+        for key, hook in self.loss_hooks().items():
+            shared = [n for n, p in hook.named_parameters() if id(p) in model_params]
+            if shared:
+                raise ValueError(
+                    f"loss hook {key!r} ({type(hook).__name__}) holds model parameters ({', '.join(shared[:3])}"
+                    f"{', ...' if len(shared) > 3 else ''}). A network trained jointly with the SR model (e.g. a "
+                    "classification head) belongs to the model and is trained by the Trainer's optimizer; a hook "
+                    "gets the model as an argument and must not keep it or its parts as submodules (see srlib.losses)"
+                )
+            own = [n for n, p in hook.named_parameters() if p.requires_grad]
+            if own and type(hook).get_extra_state is nn.Module.get_extra_state:
+                raise ValueError(
+                    f"loss hook {key!r} ({type(hook).__name__}) has trainable parameters ({', '.join(own[:3])}"
+                    f"{', ...' if len(own) > 3 else ''}) but no get_extra_state(): the Trainer never trains them, so "
+                    "the hook trains them with its own optimizer, whose state would be lost on resume. Create the "
+                    "optimizer in __init__, return {'optimizer': self.opt.state_dict()} from get_extra_state() and "
+                    "load it in set_extra_state(); freeze parameters that are not trained (requires_grad_(False))"
+                )
+
     def phase_at(self, iteration: int) -> int:
         for k, end in enumerate(self._phase_ends):
             if iteration < end:
                 return k
         return len(self.phases) - 1
-
-    def phase_start(self, index: int) -> int:
-        return 0 if index == 0 else self._phase_ends[index - 1]
 
     def _trainable(self, name: str, phase: Phase) -> bool:
         if any(name.startswith(f) for f in self.frozen):
@@ -355,7 +385,11 @@ class Trainer:
 
     # ------------------------------------------------------------------ evaluation
     def evaluate(self, sets: Sequence[str], max_images=None) -> dict:
-        """``{set: {"psnr", "ssim"}}`` for the model in eval mode (no autocast, no grad)."""
+        """``{set: {metric: value}}`` for the model in eval mode (no autocast, no grad).
+
+        Every number the evaluate function returns is kept, in its order (``per_image`` lists
+        and other non-numbers are not).
+        """
         if not sets:
             return {}
         fn = self._evaluate
@@ -363,21 +397,18 @@ class Trainer:
             from srlib.metrics import evaluate_model
 
             def fn(model, name, max_images=None):
-                kwargs = {"device": self.device}
+                kwargs = {"device": self.device, "metrics": self.eval_metrics}
                 if max_images is not None:
                     kwargs["max_images"] = max_images
                 return evaluate_model(model, name, self.eval_scale, **kwargs)
 
-        was_training = self.model.training
-        self.model.eval()
+        from srlib.models import eval_mode
+
         out = {}
-        try:
-            with torch.no_grad():
-                for name in sets:
-                    res = fn(self.model, name, max_images=max_images)
-                    out[name] = {k: float(res[k]) for k in ("psnr", "ssim") if k in res}
-        finally:
-            self.model.train(was_training)
+        with eval_mode(self.model), torch.no_grad():
+            for name in sets:
+                res = fn(self.model, name, max_images=max_images)
+                out[name] = {k: _as_float(v) for k, v in res.items() if _is_number(v)}
         return out
 
     # ------------------------------------------------------------------ checkpoints
@@ -610,39 +641,6 @@ class Trainer:
 
 
 # ----------------------------------------------------------------------------- config -> run
-CONFIG_KEYS = {
-    "model", "scale", "loss", "data", "optimizer", "schedule", "clip", "iterations", "epochs",
-    "iters_per_epoch", "phases", "frozen", "eval", "checkpoint_every", "log_every", "seed", "threads",
-    "device", "amp", "channels_last", "compile", "profile", "experiment", "notes",
-}
-
-
-def total_iterations(config: dict) -> int:
-    """Iterations of a config: ``iterations``, ``epochs * iters_per_epoch`` or the phases' sum."""
-    if config.get("phases"):
-        return sum(int(p["iterations"]) for p in config["phases"])
-    if "epochs" in config:
-        if "iters_per_epoch" not in config:
-            raise ValueError("config gives 'epochs' but not 'iters_per_epoch'; training is counted in iterations, say how many make an epoch")
-        return int(config["epochs"]) * int(config["iters_per_epoch"])
-    if "iterations" not in config:
-        raise ValueError("config needs 'iterations' (or 'epochs' + 'iters_per_epoch', or 'phases')")
-    return int(config["iterations"])
-
-
-def check_config(config: dict) -> None:
-    """Raise a ValueError naming unknown or missing keys."""
-    unknown = sorted(set(config) - CONFIG_KEYS)
-    if unknown:
-        raise ValueError(f"unknown config keys {unknown}; known keys: {sorted(CONFIG_KEYS)}")
-    for key in ("model", "scale", "loss", "data"):
-        if key not in config:
-            raise ValueError(f"config needs {key!r} (see srlib.profiles for complete examples)")
-    if "name" not in config["model"]:
-        raise ValueError("config['model'] needs 'name' (a srlib.models name) and optional 'args'")
-    total_iterations(config)
-
-
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
@@ -722,7 +720,8 @@ def build_trainer(config: dict, run_dir=None, checkpoint_path=None, progress: bo
         schedule=config.get("schedule"), clip=config.get("clip"), frozen=config.get("frozen", ()),
         evaluate=evaluate,
         eval_sets=ev.get("sets", ()), eval_scale=ev.get("scale", config["scale"]), eval_every=ev.get("every", 0),
-        eval_max_images=ev.get("max_images"), final_sets=ev.get("final_sets"), final_max_images=ev.get("final_max_images"),
+        eval_max_images=ev.get("max_images"), eval_metrics=eval_metrics(config),
+        final_sets=ev.get("final_sets"), final_max_images=ev.get("final_max_images"),
         log_every=config.get("log_every"), checkpoint_every=config.get("checkpoint_every", 0),
         checkpoint_path=checkpoint_path or (run_dir / "checkpoint.pt" if run_dir else None),
         log_path=run_dir / "log.csv" if run_dir else None,
@@ -740,106 +739,3 @@ def train(config: dict, run_dir, checkpoint_path=None, resume: bool = True, prog
     """
     trainer = build_trainer(config, run_dir, checkpoint_path, progress=progress, evaluate=evaluate)
     return trainer.fit(resume=resume)
-
-
-# ----------------------------------------------------------------------------- CLI
-def _parse_value(text: str):
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
-
-
-def apply_overrides(config: dict, assignments: Sequence[str]) -> dict:
-    """``["optimizer.lr=1e-3", "eval.sets=[\\"Set5\\"]"]`` -> a deep copy with those keys set (values as JSON, else strings)."""
-    config = copy.deepcopy(config)
-    for a in assignments or ():
-        if "=" not in a:
-            raise ValueError(f"--set expects key=value (dotted keys for nested ones), got {a!r}")
-        key, _, text = a.partition("=")
-        node = config
-        parts = key.split(".")
-        for p in parts[:-1]:
-            node = node.setdefault(p, {})
-            if not isinstance(node, dict):
-                raise ValueError(f"--set {key}: {p!r} is not a section of the config")
-        node[parts[-1]] = _parse_value(text)
-    return config
-
-
-def _train_args(p):
-    p.formatter_class = __import__("argparse").RawDescriptionHelpFormatter
-    p.epilog = (
-        "examples:\n"
-        "  python -m srlib train --experiment engine.srcnn_x2\n"
-        "  python -m srlib train --experiment engine.srcnn_x2 --profile smoke --seed 1\n"
-        "  python -m srlib train --experiment engine.srcnn_x2 --set optimizer.lr=3e-4 --set iterations=500 --force\n"
-        "Finished runs are reused (results/runs/<experiment>/<hash>/); --force retrains."
-    )
-    p.add_argument("--experiment", required=True, help="a key registered in srlib.profiles (see --list)")
-    p.add_argument("--profile", default=None, help="smoke, cpu or paper (default: $SRLIB_PROFILE or cpu)")
-    p.add_argument("--seed", type=int, default=None, help="override the config's seed")
-    p.add_argument("--force", action="store_true", help="retrain even if a finished run exists")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config value (dotted key, JSON value), repeatable")
-    p.add_argument("--root", default=None, help="run store root (default results/runs in the repository)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-
-
-def _train_run(args) -> int:
-    from srlib import profiles, runs
-
-    profile = args.profile or profiles.current()
-    config = profiles.get(profile, args.experiment)
-    config = apply_overrides(config, args.overrides)
-    if args.seed is not None:
-        config["seed"] = args.seed
-    kwargs = {"root": args.root} if args.root else {}
-    run = runs.get_or_train(config, args.experiment, force=args.force, progress=not args.no_progress, **kwargs)
-    print(profiles.describe(config, run.final))
-    print(f"run: {run.dir}")
-    for name, res in run.final.get("metrics", {}).items():
-        print(f"  {name}: PSNR {res.get('psnr', float('nan')):.2f} dB, SSIM {res.get('ssim', float('nan')):.4f}")
-    return 0
-
-
-def _eval_args(p):
-    p.formatter_class = __import__("argparse").RawDescriptionHelpFormatter
-    p.epilog = (
-        "examples:\n"
-        "  python -m srlib eval --run results/runs/engine.srcnn_x2/<hash> --sets Set5 Set14 --scale 2\n"
-        "  python -m srlib eval --run results/runs/engine.srcnn_x2/<hash> --sets Set5 --max-images 2"
-    )
-    p.add_argument("--run", required=True, help="a run directory (with config.json and a checkpoint)")
-    p.add_argument("--sets", nargs="+", default=["Set5"], help="test sets (default Set5)")
-    p.add_argument("--scale", type=float, default=None, help="scale (default: the run's)")
-    p.add_argument("--max-images", type=int, default=None, help="evaluate only the first N images of each set")
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
-
-
-def _eval_run(args) -> int:
-    from srlib import runs
-    from srlib.metrics import evaluate_model
-
-    run = runs.Run(args.run)
-    device = resolve_device(args.device)
-    model = run.load_model(device=device)
-    scale = args.scale if args.scale is not None else run.config["scale"]
-    if scale == int(scale):
-        scale = int(scale)
-    print(f"run {run.dir} ({run.config['model']['name']}, x{scale})")
-    for name in args.sets:
-        kwargs = {"device": device}
-        if args.max_images is not None:
-            kwargs["max_images"] = args.max_images
-        with torch.no_grad():
-            res = evaluate_model(model, name, scale, **kwargs)
-        print(f"  {name}: PSNR {res['psnr']:.2f} dB, SSIM {res['ssim']:.4f}")
-    return 0
-
-
-def cli_commands():
-    return [
-        ("train", "train a model from a config (through the run store)", _train_args, _train_run),
-        ("eval", "evaluate a trained run or checkpoint on test sets", _eval_args, _eval_run),
-    ]

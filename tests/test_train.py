@@ -1,14 +1,19 @@
 """Trainer: divergence handling, phases, schedules, clipping, config checks, and a tiny real run."""
 from __future__ import annotations
 
+import csv
 import math
 
+import numpy as np
 import pytest
 import torch
 import torch.nn as nn
 
+import srlib.train
+from srlib import metrics
+from srlib.config import apply_overrides, check_config, total_iterations
 from srlib.losses.pixel import l1_loss, l2_loss, to_model_colors
-from srlib.train import Phase, Trainer, TrainingDiverged, apply_overrides, check_config, total_iterations
+from srlib.train import Phase, Trainer, TrainingDiverged, build_trainer
 
 torch.set_num_threads(1)
 
@@ -153,6 +158,98 @@ def test_bad_configs_have_clear_errors():
 def test_apply_overrides_parses_json_and_dotted_keys():
     c = apply_overrides({"optimizer": {"lr": 1e-4}, "iterations": 10}, ["optimizer.lr=3e-4", "iterations=20", "eval.sets=[\"Set5\"]", "notes=hello"])
     assert c == {"optimizer": {"lr": 3e-4}, "iterations": 20, "eval": {"sets": ["Set5"]}, "notes": "hello"}
+
+
+def test_config_helpers_are_still_importable_from_srlib_train():
+    from srlib import config
+
+    for name in ("CONFIG_KEYS", "total_iterations", "check_config", "apply_overrides", "import_object", "default_threads"):
+        assert getattr(srlib.train, name) is getattr(config, name)
+    with pytest.raises(ValueError, match="metrics"):
+        check_config({"model": {"name": "srcnn"}, "scale": 2, "loss": {"name": "l1"}, "data": {}, "iterations": 1,
+                      "eval": {"metrics": "psnr"}})
+
+
+class OwnParameterHook(nn.Module):
+    """L1 times a scalar the hook owns; ``trained`` says whether it has (and checkpoints) its own optimizer."""
+
+    def __init__(self, trained: bool):
+        super().__init__()
+        self.w = nn.Parameter(torch.ones(()), requires_grad=trained)
+
+    def forward(self, model, batch, iteration):
+        return (model(batch["lr"]) - batch["hr"]).abs().mean() * self.w.detach(), {}
+
+
+class WithExtraState(OwnParameterHook):
+    def get_extra_state(self):
+        return {}
+
+    def set_extra_state(self, state):
+        pass
+
+
+class HoldsTheModel(nn.Module):
+    def __init__(self, model):
+        super().__init__()
+        self.model = model  # wrong: the hook gets the model as an argument
+
+    def forward(self, model, batch, iteration):
+        return (model(batch["lr"]) - batch["hr"]).abs().mean(), {}
+
+
+def test_who_trains_what_is_enforced_for_loss_hooks():
+    model = TwoBlocks()
+    with pytest.raises(ValueError, match="holds model parameters.*belongs to the model"):
+        Trainer(model, HoldsTheModel(model), random_batches, iterations=1, progress=False, threads=1)
+    with pytest.raises(ValueError, match="holds model parameters"):
+        Trainer(model, l1_loss(), random_batches, phases=[Phase(iterations=1, loss=HoldsTheModel(model))],
+                progress=False, threads=1)
+    with pytest.raises(ValueError, match=r"trainable parameters \(w\) but no get_extra_state"):
+        Trainer(model, OwnParameterHook(trained=True), random_batches, iterations=1, progress=False, threads=1)
+    # a frozen parameter (a fixed feature network) and a hook that checkpoints its optimizer are fine
+    for hook in (OwnParameterHook(trained=False), WithExtraState(trained=True)):
+        t = Trainer(model, hook, random_batches, iterations=2, lr=1e-2, progress=False, threads=1)
+        t.fit()
+        trained = {id(p) for g in t.optimizer.param_groups for p in g["params"]}
+        assert id(hook.w) not in trained and trained == {id(p) for p in model.parameters()}
+        assert hook.w.item() == 1.0  # the Trainer's optimizer never touched it
+
+
+def test_set_level_metric_is_logged_and_in_the_final_results(tmp_path, monkeypatch):
+    """A metric over the whole set (here the mean absolute difference of all its pixels, and the image count)
+    registered in METRICS and named in eval.metrics shows up in the log and the final dict."""
+    seen = {}
+
+    def set_mad(srs, hrs, scale):
+        seen["n"] = len(srs)
+        return float(np.mean(np.abs(np.concatenate([np.ravel(s).astype(float) for s in srs])
+                                    - np.concatenate([np.ravel(h).astype(float) for h in hrs]))))
+
+    def set_count(srs, hrs, scale):
+        return len(srs)
+
+    monkeypatch.setattr(metrics.METRICS, "_items", dict(metrics.METRICS._items))  # registrations undone after the test
+    metrics.register_metric("test_set_mad", set_level=True)(set_mad)
+    metrics.register_metric("test_set_count", set_level=True)(set_count)
+    assert metrics.is_set_level(metrics.METRICS.get("test_set_mad")) and not metrics.is_set_level(metrics.METRICS.get("psnr"))
+    config = {
+        "model": {"name": "srcnn", "args": {"colors": 1, "n1": 4, "n2": 4, "f1": 3, "f2": 1, "f3": 3}},
+        "scale": 2, "loss": {"name": "l1"}, "data": {"train": "Set5", "patch": 8, "batch": 2},
+        "optimizer": {"name": "adam", "lr": 1e-3}, "iterations": 2, "seed": 0, "threads": 1, "device": "cpu",
+        "eval": {"sets": ["Set5"], "every": 1, "max_images": 2, "final_max_images": 3,
+                 "metrics": ["psnr", "test_set_mad", "test_set_count"]},
+    }
+    final = build_trainer(config, run_dir=tmp_path, progress=False).fit()
+    res = final["metrics"]["Set5"]
+    assert list(res) == ["psnr", "test_set_mad", "test_set_count"]  # the config's order; no ssim, no per_image
+    assert res["test_set_count"] == 3.0 == seen["n"] and 0 < res["test_set_mad"] < 255 and res["psnr"] > 0
+    with open(tmp_path / "log.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [k for k in rows[0] if k.startswith("Set5_")] == ["Set5_psnr", "Set5_test_set_mad", "Set5_test_set_count"]
+    assert [float(r["Set5_test_set_count"]) for r in rows] == [2.0, 2.0]  # evaluations during training: max_images
+    with pytest.raises(KeyError, match="unknown metric 'nope'.*psnr"):
+        build_trainer(dict(config, eval={"sets": ["Set5"], "metrics": ["nope"]}), progress=False).fit()
 
 
 def test_y_models_get_y_batches():
