@@ -37,7 +37,10 @@ PANELS = ("SR", "HR", "|SR - HR|", "M_s (SSIM map)", "M_a (attention)")  # ASCII
 
 
 def _snapshot_key(config: dict, iterations: Sequence[int]) -> dict:
-    return {"config": config, "snapshots": [int(i) for i in iterations]}
+    """What names a snapshot set: the run's identity (display fields left out, as for runs) and the iterations."""
+    from srlib.runs import run_identity
+
+    return {"config": run_identity(config), "snapshots": [int(i) for i in iterations]}
 
 
 def snapshot_training(config: dict, iterations: Sequence[int], experiment: str = "pspl.snapshots", root=None,
