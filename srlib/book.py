@@ -4,16 +4,24 @@
     Executes every notebook listed in ``_toc.yml`` (``.ipynb``, or MyST-markdown notebooks:
     ``.md`` with a ``kernelspec`` in the front matter) with papermill into
     ``_build/executed/<same path>.ipynb`` (at most 2 in parallel), passing ``profile`` as a
-    parameter and ``SRLIB_PROFILE`` in the environment; then builds ``_build/html`` from a staged
-    source tree (``_build/source``) where the executed notebooks replace the sources, with
-    execution off. A failing notebook stops the build with an error naming the notebook and the
-    cell; the other notebooks' executed copies are kept (the failed one is written next to them as
-    ``<name>.failed.ipynb`` for inspection).
+    parameter, and ``SRLIB_PROFILE`` and ``SRLIB_BOOK_RESULTS`` (:func:`book_results_dir`) in the
+    environment; then builds ``_build/html`` from a staged source tree (``_build/source``) where
+    the executed notebooks replace the sources, with execution off. The summary pages
+    (:data:`SUMMARY_DOCUMENTS`: ``book/intro.md``, whose table gathers the build's
+    ``claims/*.csv``) execute only after every other notebook of the run has finished and
+    succeeded, so they show this build's claims. A failing notebook stops the build
+    with an error naming the notebook and the cell; the other notebooks' executed copies are kept
+    (the failed one is written next to them as ``<name>.failed.ipynb`` for inspection).
+    In the staged copy papermill's ``injected-parameters`` cell is replaced by a one-line note
+    giving the parameters the build used (:func:`publishable_notebook`).
 ``python -m srlib.book vendor``
     ``npm pack`` the pinned packages of ``book/vendor.json``, check their sha512 integrity, unpack
     only the files the page needs into ``book/_vendor/``. Does nothing when already present.
 ``python -m srlib.book build``
     Only the Jupyter Book step, from whatever is in ``_build/executed``.
+
+This module is also a Sphinx extension (``_config.yml``: ``sphinx.extra_extensions``): see
+:func:`setup`.
 """
 from __future__ import annotations
 
@@ -40,6 +48,14 @@ from srlib.profiles import PROFILES
 
 MAX_WORKERS = 2
 VENDOR_STAMP = ".vendored.json"
+#: Pages that gather what the other notebooks write (``book/intro.md``: the table of every reproduced
+#: claim, read from the build's ``claims/*.csv``). :func:`run_notebooks` executes them only after every
+#: other notebook of the same run has finished and succeeded. Paths relative to the book root.
+SUMMARY_DOCUMENTS = ("book/intro.md",)
+#: papermill tags the cell it inserts after the ``parameters`` cell with this.
+INJECTED_TAG = "injected-parameters"
+#: CSS class of the note that replaces that cell on the published page.
+BUILD_PARAMETERS_CLASS = "srlib-build-parameters"
 
 
 class BookError(RuntimeError):
@@ -127,6 +143,7 @@ class NotebookResult:
     ok: bool
     seconds: float
     message: str = ""
+    skipped: bool = False  # a summary page not executed because another notebook failed
 
 
 def _atomic_write_notebook(nb, dest: Path) -> None:
@@ -151,9 +168,21 @@ def _describe_failure(source: Path, err) -> str:
     return f"{source}: {where} raised {ename}: {evalue}\n{excerpt}".rstrip()
 
 
-def execute_notebook(source: str, output: str, profile: str, cwd: str, timeout: float | None = None) -> NotebookResult:
+def book_results_dir(root: Path, profile: str, build_dir: Path) -> Path:
+    """Where this build's notebooks write claims and tables (``$SRLIB_BOOK_RESULTS``, read by ``srlib.claims``).
+
+    The repository's ``results/`` for the cpu and paper books; ``<build>/results`` for a smoke
+    build (its numbers mean nothing, and ``results/`` is left as it is).
+    """
+    return Path(build_dir) / "results" if profile == "smoke" else Path(root) / "results"
+
+
+def execute_notebook(source: str, output: str, profile: str, cwd: str, timeout: float | None = None,
+                     results_dir: str | None = None) -> NotebookResult:
     """Execute one notebook with papermill (runs in a worker process). Never raises for a cell error."""
     os.environ["SRLIB_PROFILE"] = profile
+    if results_dir:
+        os.environ["SRLIB_BOOK_RESULTS"] = results_dir  # srlib.claims.BOOK_RESULTS_ENV
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
@@ -187,37 +216,70 @@ def executed_path(build_dir: Path, rel: Path) -> Path:
     return Path(build_dir) / "executed" / rel.with_suffix(".ipynb")
 
 
+def execution_plan(root: Path = REPO_ROOT, only: str | None = None) -> tuple[list[Path], list[Path]]:
+    """``(chapters, summaries)``: the notebooks to execute first (in parallel), then the summary pages.
+
+    ``summaries`` are the toc's notebooks listed in :data:`SUMMARY_DOCUMENTS`; they run after every
+    chapter. With ``only``, the chapters are those whose path contains it; the summaries always run
+    (they gather what the chapters just wrote).
+    """
+    root = Path(root)
+    notebooks = toc_notebooks(root)
+    summaries = [nb for nb in notebooks if nb.as_posix() in SUMMARY_DOCUMENTS]
+    chapters = [nb for nb in notebooks if nb not in summaries]
+    if only:
+        chapters = [nb for nb in chapters if only in nb.as_posix()]
+        if not chapters and not any(only in nb.as_posix() for nb in summaries):
+            names = ", ".join(nb.as_posix() for nb in notebooks)
+            raise BookError(f"--only {only!r} matches no notebook in _toc.yml (notebooks: {names})")
+    return chapters, summaries
+
+
 def run_notebooks(
     root: Path = REPO_ROOT, profile: str = "cpu", only: str | None = None, build_dir: Path | None = None,
     workers: int = MAX_WORKERS, timeout: float | None = None, log=print,
 ) -> list[NotebookResult]:
-    """Execute the toc's notebooks (those whose path contains ``only``, if given) in parallel."""
+    """Execute the toc's notebooks (those whose path contains ``only``, if given) in parallel, then the summaries.
+
+    The summary pages (:func:`execution_plan`) start only once every other notebook has finished;
+    if one of those failed they are not executed (their result says ``skipped``).
+    """
     root = Path(root).resolve()
     build_dir = Path(build_dir or root / "_build").resolve()
     if profile not in PROFILES:
         raise BookError(f"unknown profile {profile!r}: use one of {', '.join(PROFILES)}")
-    notebooks = toc_notebooks(root)
-    if only:
-        notebooks = [nb for nb in notebooks if only in nb.as_posix()]
-        if not notebooks:
-            names = ", ".join(nb.as_posix() for nb in toc_notebooks(root))
-            raise BookError(f"--only {only!r} matches no notebook in _toc.yml (notebooks: {names})")
-    workers = max(1, min(workers, len(notebooks), os.cpu_count() or 1))
-    log(f"executing {len(notebooks)} notebook(s) at profile {profile!r} with {workers} worker(s)")
+    chapters, summaries = execution_plan(root, only)
+    results_dir = str(book_results_dir(root, profile, build_dir))
+    workers = max(1, min(workers, max(len(chapters), len(summaries)), os.cpu_count() or 1))
+    log(f"executing {len(chapters) + len(summaries)} notebook(s) at profile {profile!r} with {workers} worker(s)"
+        + (f"; then {', '.join(nb.as_posix() for nb in summaries)}" if summaries and chapters else ""))
     results: list[NotebookResult] = []
     ctx = multiprocessing.get_context("spawn")
     with futures.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        jobs = {
-            pool.submit(execute_notebook, str(root / nb), str(executed_path(build_dir, nb)), profile,
-                        str((root / nb).parent), timeout): nb
-            for nb in notebooks
-        }
-        for job in futures.as_completed(jobs):
-            res = job.result()
-            results.append(res)
-            state = "ok    " if res.ok else "FAILED"
-            log(f"  {state} {jobs[job].as_posix()}  ({res.seconds:.1f} s) -> {res.output}")
-    order = {nb: i for i, nb in enumerate(notebooks)}
+        def execute_all(batch: list[Path]) -> None:
+            jobs = {
+                pool.submit(execute_notebook, str(root / nb), str(executed_path(build_dir, nb)), profile,
+                            str((root / nb).parent), timeout, results_dir): nb
+                for nb in batch
+            }
+            for job in futures.as_completed(jobs):
+                res = job.result()
+                results.append(res)
+                state = "ok    " if res.ok else "FAILED"
+                log(f"  {state} {jobs[job].as_posix()}  ({res.seconds:.1f} s) -> {res.output}")
+
+        execute_all(chapters)  # returns once every chapter has finished
+        failed = [r.source.relative_to(root).as_posix() for r in results if not r.ok]
+        if failed:
+            for nb in summaries:
+                log(f"  skipped {nb.as_posix()} (summary page; {', '.join(failed)} failed)")
+                results.append(NotebookResult(
+                    root / nb, executed_path(build_dir, nb), False, 0.0,
+                    f"{nb.as_posix()}: not executed: it gathers the other notebooks' results and runs only "
+                    f"after all of them succeeded", skipped=True))
+        else:
+            execute_all(summaries)
+    order = {nb: i for i, nb in enumerate(toc_notebooks(root))}
     results.sort(key=lambda r: order[r.source.relative_to(root)])
     return results
 
@@ -255,15 +317,60 @@ def stage_sources(root: Path = REPO_ROOT, build_dir: Path | None = None, log=pri
         target = (tmp_stage / nb).with_suffix(".ipynb")
         target.parent.mkdir(parents=True, exist_ok=True)
         if done.is_file():
-            shutil.copy2(done, target)
+            _atomic_write_notebook(publishable_notebook(read_notebook(done)), target)
         else:
             log(f"  warning: {nb.as_posix()} has not been executed (no {done}); the page shows no outputs")
             if nb.suffix == ".md":
                 shutil.copy2(root / nb, target.with_suffix(".md"))
             else:
                 shutil.copy2(root / nb, target)
+    _warn_stale_summaries(root, build_dir, notebooks, log)
     replace_dir(tmp_stage, stage)
     return stage
+
+
+def _warn_stale_summaries(root: Path, build_dir: Path, notebooks, log) -> None:
+    """A summary page executed before some other notebook shows older results (e.g. ``build`` after a failed run)."""
+    done = {nb: executed_path(build_dir, nb) for nb in notebooks}
+    times = {nb: p.stat().st_mtime for nb, p in done.items() if p.is_file()}
+    for summary in (nb for nb in times if nb.as_posix() in SUMMARY_DOCUMENTS):
+        newer = [nb.as_posix() for nb, t in times.items() if nb.as_posix() not in SUMMARY_DOCUMENTS and t > times[summary]]
+        if newer:
+            log(f"  warning: {summary.as_posix()} was executed before {', '.join(newer)}: its summary may be stale "
+                f"(`python -m srlib.book run --only {summary.stem}` re-gathers it)")
+
+
+def publishable_notebook(nb):
+    """The executed notebook as its page shows it: papermill's ``injected-parameters`` cell replaced by a note.
+
+    papermill inserts a code cell (``# Parameters`` then one assignment per parameter) right under
+    the ``parameters`` cell; rendered, it looks like a second copy of the parameters. The page shows
+    instead one line, in a ``div.srlib-build-parameters``, quoting those assignments verbatim: the
+    values this build ran with. The parameters cell itself and the executed copy under
+    ``_build/executed`` are left as they are.
+    """
+    import copy
+
+    import nbformat
+
+    nb = copy.deepcopy(nb)
+    cells = []
+    for cell in nb.cells:
+        if cell.cell_type != "code" or INJECTED_TAG not in cell.get("metadata", {}).get("tags", []):
+            cells.append(cell)
+            continue
+        assignments = [line.strip() for line in cell.source.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+        quoted = ", ".join(f"``{a}``" if "`" in a else f"`{a}`" for a in assignments) or "none"
+        note = nbformat.v4.new_markdown_cell(
+            f"```{{container}} {BUILD_PARAMETERS_CLASS}\n"
+            f"This build ran the page with {quoted} (papermill parameters set by `python -m srlib.book run`).\n```",
+            metadata={"tags": [BUILD_PARAMETERS_CLASS]},
+        )
+        if "id" in cell:
+            note["id"] = cell["id"]
+        cells.append(note)
+    nb.cells = cells
+    return nb
 
 
 def build_html(root: Path = REPO_ROOT, build_dir: Path | None = None, log=print) -> Path:
@@ -298,12 +405,14 @@ def run_book(root: Path = REPO_ROOT, profile: str = "cpu", only: str | None = No
              workers: int = MAX_WORKERS, timeout: float | None = None, log=print) -> Path:
     """Execute the notebooks, then build the HTML. Raises :class:`BookError` naming failed notebooks and cells."""
     results = run_notebooks(root, profile, only, build_dir, workers, timeout, log)
-    failed = [r for r in results if not r.ok]
+    failed = [r for r in results if not r.ok and not r.skipped]
     if failed:
         kept = [r.output for r in results if r.ok]
+        skipped = [r.message for r in results if r.skipped]
         msg = "\n\n".join(r.message for r in failed)
         raise BookError(
             f"{len(failed)} of {len(results)} notebook(s) failed; the HTML was not built.\n\n{msg}\n\n"
+            + "".join(line + "\n" for line in skipped) +
             f"Executed copies kept: {', '.join(map(str, kept)) or 'none'}; failed copies (with the traceback "
             f"in the cell output): {', '.join(str(r.output) for r in failed)}"
         )
@@ -412,6 +521,38 @@ def vendor(root: Path = REPO_ROOT, force: bool = False, log=print) -> Path:
     return vendor_dir
 
 
+# -------------------------------------------------------------------------- Sphinx extension
+
+
+def _one_inline_script_each(app) -> None:
+    """Make the HTML builder see ``None`` and ``''`` as the same (absent) script filename.
+
+    Sphinx 7.4 writes every inline script (``app.add_js_file(None, body=...)``) added once the
+    builder exists twice into each page: ``app.add_js_file`` hands the builder ``None``, and
+    ``prepare_writing`` adds the registry's copy again as ``''``, which its duplicate check sees as
+    another script. sphinx-thebe's ``const THEBE_JS_URL = ...`` then throws "Identifier
+    'THEBE_JS_URL' has already been declared" on every page. Fixed upstream (sphinx-doc/sphinx#13402,
+    Sphinx 8.2) the same way: ``None`` becomes ``''`` before it reaches the builder.
+    """
+    builder = app.builder
+    add_js_file = getattr(builder, "add_js_file", None)
+    if add_js_file is None or getattr(add_js_file, "_srlib_normalised", False):
+        return
+
+    def add_js_file_normalised(filename, **kwargs):
+        return add_js_file(filename or "", **kwargs)
+
+    add_js_file_normalised._srlib_normalised = True
+    builder.add_js_file = add_js_file_normalised
+
+
+def setup(app):
+    """Sphinx extension (``_config.yml``: ``sphinx.extra_extensions: [srlib.book]``)."""
+    # before any other builder-inited handler (sphinx-togglebutton's adds an inline script there)
+    app.connect("builder-inited", _one_inline_script_each, priority=1)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
+
+
 # -------------------------------------------------------------------------------------- CLI
 
 
@@ -428,7 +569,8 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", choices=PROFILES, default=None,
                         help="sizes and schedules of the runs (default: $SRLIB_PROFILE, else cpu)")
     parser.add_argument("--only", metavar="CHAPTER", default=None,
-                        help="execute only notebooks whose path contains CHAPTER (e.g. evaluation); "
+                        help="execute only notebooks whose path contains CHAPTER (e.g. evaluation), then the "
+                             f"summary pages ({', '.join(SUMMARY_DOCUMENTS)}), which gather the chapters' results; "
                              "the others keep their last executed copy")
     parser.add_argument("--build-dir", type=Path, default=None, help="where executed/, source/ and html/ go (default: _build)")
     parser.add_argument("--workers", type=int, default=MAX_WORKERS, help=f"notebooks executed at once (default {MAX_WORKERS})")

@@ -1,5 +1,6 @@
-"""srlib.book: the toc, the papermill runner (failures name notebook and cell), vendoring, the
-committed notebooks' shape (parameters cell first, no outputs)."""
+"""srlib.book: the toc, the papermill runner (summary pages last; failures name notebook and cell), the
+published copy of an executed notebook, the Sphinx extension, vendoring, the committed notebooks' shape
+(parameters cell first, no outputs)."""
 from __future__ import annotations
 
 import io
@@ -24,6 +25,15 @@ def _notebook(path: Path, *code_cells: str, parameters: str = "profile = 'cpu'")
           "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(nb))
+    return path
+
+
+def _myst_notebook(path: Path, *code_cells: str, parameters: str = "profile = 'cpu'") -> Path:
+    """A MyST-markdown notebook (like book/intro.md): front matter with a kernelspec, a parameters cell."""
+    cells = "".join(f"\n```{{code-cell}} ipython3\n{src}\n```\n" for src in code_cells)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("---\nkernelspec:\n  display_name: Python 3\n  language: python\n  name: python3\n---\n\n"
+                    f"# Summary\n\n```{{code-cell}} ipython3\n:tags: [parameters]\n\n{parameters}\n```\n{cells}")
     return path
 
 
@@ -56,11 +66,61 @@ def test_toc_lists_sources_in_order_and_names_a_missing_file(tmp_path):
 # ------------------------------------------------------------------------------- runner
 
 
+def test_execution_plan_puts_summary_pages_last_and_runs_them_with_only(tmp_path):
+    assert "book/intro.md" in book.SUMMARY_DOCUMENTS
+    root = _tiny_book(tmp_path, ["book/intro", "book/a/one", "book/b/two"])
+    _myst_notebook(root / "book" / "intro.md", "1")
+    _notebook(root / "book" / "a" / "one.ipynb", "1")
+    _notebook(root / "book" / "b" / "two.ipynb", "2")
+    one, two, intro = Path("book/a/one.ipynb"), Path("book/b/two.ipynb"), Path("book/intro.md")
+    assert book.execution_plan(root) == ([one, two], [intro])
+    # --only: the matching chapters, then the summaries again (they gather what those chapters wrote)
+    assert book.execution_plan(root, only="a/one") == ([one], [intro])
+    assert book.execution_plan(root, only="intro") == ([], [intro])
+    with pytest.raises(book.BookError, match="--only 'nothing' matches no notebook"):
+        book.execution_plan(root, only="nothing")
+
+
+def test_book_results_dir_keeps_smoke_builds_out_of_results(tmp_path):
+    assert book.book_results_dir(REPO, "smoke", tmp_path) == tmp_path / "results"
+    for profile in ("cpu", "paper"):
+        assert book.book_results_dir(REPO, profile, tmp_path) == REPO / "results"
+
+
+def test_summary_documents_are_notebooks_of_the_toc():
+    notebooks = {nb.as_posix() for nb in book.toc_notebooks(REPO)}
+    for doc in book.SUMMARY_DOCUMENTS:
+        assert doc in notebooks, f"SUMMARY_DOCUMENTS lists {doc}, which is not a notebook of _toc.yml"
+
+
+@pytest.mark.slow
+def test_summary_page_executes_after_every_other_notebook(tmp_path):
+    """The summary (toc root, listed first) would start beside chapter a with 2 workers; it must wait for both."""
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    root = _tiny_book(tmp_path / "repo", ["book/intro", "book/a", "book/b"])
+    gather = (f"import pathlib, time\nmarks = sorted(p.name for p in pathlib.Path({str(marks)!r}).iterdir())\n"
+              f"assert marks == ['a', 'b'], f'summary started before the chapters finished: {{marks}}'\n"
+              f"pathlib.Path({str(marks)!r}, 'summary').write_text(repr(time.time()))")
+    _myst_notebook(root / "book" / "intro.md", gather)
+    for name, pause in (("a", 1.0), ("b", 3.0)):
+        _notebook(root / "book" / f"{name}.ipynb",
+                  f"import pathlib, time\ntime.sleep({pause})\npathlib.Path({str(marks)!r}, {name!r}).write_text(repr(time.time()))")
+    logged = []
+    results = book.run_notebooks(root, profile="smoke", build_dir=tmp_path / "build", workers=2, log=logged.append)
+    assert [r.source.relative_to(root).as_posix() for r in results] == ["book/intro.md", "book/a.ipynb", "book/b.ipynb"]
+    assert all(r.ok for r in results), [r.message for r in results]
+    finished = {name: float((marks / name).read_text()) for name in ("a", "b", "summary")}
+    assert finished["summary"] > max(finished["a"], finished["b"]), finished
+    assert logged[-1].startswith("  ok     book/intro.md"), logged
+
+
 @pytest.mark.slow
 def test_failing_notebook_fails_naming_notebook_and_cell_and_keeps_the_others(tmp_path):
-    root = _tiny_book(tmp_path / "repo", ["book/good", "book/bad"])
+    root = _tiny_book(tmp_path / "repo", ["book/intro", "book/good", "book/bad"])
+    _myst_notebook(root / "book" / "intro.md", "print('gathered')")
     _notebook(root / "book" / "good.ipynb",
-              "import os\nprint('profile', profile, 'env', os.environ['SRLIB_PROFILE'])")
+              "import os\nprint('profile', profile, 'env', os.environ['SRLIB_PROFILE'], 'results', os.environ['SRLIB_BOOK_RESULTS'])")
     _notebook(root / "book" / "bad.ipynb", "x = 1", "raise ValueError('the cell that breaks')", "print('never')")
     build = tmp_path / "build"
     with pytest.raises(book.BookError) as err:
@@ -71,10 +131,15 @@ def test_failing_notebook_fails_naming_notebook_and_cell_and_keeps_the_others(tm
     assert "cell 3" in msg and "ValueError: the cell that breaks" in msg
     assert "raise ValueError" in msg, "the failing cell's source should be quoted"
     assert "book/good.ipynb" not in msg.split("Executed copies kept")[0], "only the failing notebook is blamed"
+    assert "1 of 3 notebook(s) failed" in msg
+    # the summary page gathers the chapters' results: not executed after a failure, and the error says so
+    assert "book/intro.md: not executed" in msg
+    assert not (build / "executed" / "book" / "intro.ipynb").exists()
 
     good = json.loads((build / "executed" / "book" / "good.ipynb").read_text())
     printed = "".join("".join(o.get("text", "")) for c in good["cells"] for o in c.get("outputs", []))
     assert "profile smoke env smoke" in printed, f"parameters/env not passed to the kernel: {printed!r}"
+    assert f"results {build.resolve() / 'results'}" in printed, "a smoke build writes its claims inside the build"
     assert not (build / "executed" / "book" / "bad.ipynb").exists(), "a failed notebook must not look executed"
     failed = json.loads((build / "executed" / "book" / "bad.failed.ipynb").read_text())
     assert any(o.get("ename") == "ValueError" for c in failed["cells"] for o in c.get("outputs", []))
@@ -88,6 +153,50 @@ def test_run_rejects_unknown_profile_and_unmatched_only(tmp_path):
         book.run_notebooks(root, profile="gpu", build_dir=tmp_path / "b")
     with pytest.raises(book.BookError, match=r"--only 'nothing' matches no notebook.*book/one.ipynb"):
         book.run_notebooks(root, profile="smoke", only="nothing", build_dir=tmp_path / "b")
+
+
+# ------------------------------------------------------------------- published copy
+
+
+def test_publishable_notebook_replaces_the_injected_cell_by_a_note_of_the_values_used():
+    import nbformat
+
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("profile = profiles.current()\nscales = [2]", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell('# Parameters\nprofile = "smoke"\nscales = [3, 4]\n',
+                                  metadata={"tags": [book.INJECTED_TAG]}),
+        nbformat.v4.new_code_cell("print(profile)"),
+    ])
+    injected_id = nb.cells[1].id
+    shown = book.publishable_notebook(nb)
+    assert nb.cells[1].cell_type == "code", "the executed notebook itself must be left as it is"
+    assert [c.cell_type for c in shown.cells] == ["code", "markdown", "code"]
+    assert shown.cells[0].source == nb.cells[0].source and shown.cells[2].source == nb.cells[2].source
+    note = shown.cells[1]
+    assert note.id == injected_id
+    assert note.source.startswith(f"```{{container}} {book.BUILD_PARAMETERS_CLASS}\n")
+    assert '`profile = "smoke"`, `scales = [3, 4]`' in note.source
+    assert not any(book.INJECTED_TAG in c.metadata.get("tags", []) for c in shown.cells)
+    nbformat.validate(shown)
+
+
+# ------------------------------------------------------------------- Sphinx extension
+
+
+def test_sphinx_extension_writes_each_inline_script_once(tmp_path):
+    """Sphinx 7.4 wrote inline scripts added after builder init twice (sphinx-thebe's const then threw)."""
+    from sphinx.application import Sphinx
+
+    src, out = tmp_path / "src", tmp_path / "out"
+    src.mkdir()
+    (src / "conf.py").write_text("extensions = ['sphinx_thebe', 'sphinx_togglebutton', 'srlib.book']\n")
+    (src / "index.rst").write_text("Title\n=====\n\ntext\n")
+    app = Sphinx(str(src), str(src), str(out), str(tmp_path / "doctrees"), "html", status=None, warning=None,
+                 freshenv=True)
+    app.build(force_all=True)
+    html = (out / "index.html").read_text()
+    assert html.count("const THEBE_JS_URL") == 1
+    assert html.count("var togglebuttonSelector") == 1
 
 
 def test_cli_help_lists_subcommands(capsys):
@@ -153,12 +262,24 @@ def test_config_points_widgets_and_mathjax_at_local_copies():
     sphinx = cfg["sphinx"]["config"]
     assert cfg["execute"]["execute_notebooks"] == "off", "the Sphinx build must not execute notebooks again"
     assert sphinx["html_extra_path"] == ["book/_vendor"]
-    urls = [*sphinx["nb_ipywidgets_js"], sphinx["mathjax_path"]]
+    assert sphinx["html_static_path"] == ["book/_static"]
+    assert "srlib.book" in cfg["sphinx"]["extra_extensions"], "the inline-script fix (srlib.book.setup) is off"
+    assert sphinx["html_context"]["default_mode"] in ("auto", "light", "dark")
+    widget_js = list(sphinx["nb_ipywidgets_js"])
+    urls = [*widget_js, sphinx["mathjax_path"]]
     assert not any("//" in u for u in urls), urls
     spec = {p["dest"]: p for p in book.load_vendor_spec(REPO)["packages"]}
     for url in urls:
-        dest, rest = url.removeprefix("../").split("/", 1)
-        assert spec[dest]["entry"] == rest, f"{url} is not the vendored entry of {dest}"
+        if url.startswith("../"):
+            dest, rest = url.removeprefix("../").split("/", 1)
+            assert spec[dest]["entry"] == rest, f"{url} is not the vendored entry of {dest}"
+        else:  # Sphinx serves it from _static/, i.e. from html_static_path
+            assert (REPO / "book" / "_static" / url).is_file(), f"{url}: no book/_static/{url}"
+    # the MathJax 2 Hub shim before the manager; the require.js paths after require.js, before the manager
+    order = {u: i for i, u in enumerate(widget_js)}
+    manager, requirejs = order["../html-manager/dist/embed-amd.js"], order["../requirejs/require.js"]
+    assert order["mathjax2-hub-shim.js"] < manager
+    assert requirejs < order["widgets-requirejs-paths.js"] < manager
 
 
 # ---------------------------------------------------------------------- committed notebooks
