@@ -11,6 +11,7 @@ import http.server
 import io
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -27,7 +28,19 @@ SCREENSHOTS = Path(os.environ.get("SRLIB_SCREENSHOTS") or REPO / "_build" / "scr
 WIDTH = 1280
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--no-first-run", "--hide-scrollbars", "--mute-audio"]
+# The DevTools domains whose events the tests read: Page (load), Network (requests), Runtime (uncaught
+# exceptions, console.* calls), Log (the browser's own error entries: failed loads, blocked requests, ...).
+CDP_DOMAINS = ("Network", "Page", "Runtime", "Log")
 
+# Console messages a page may log without failing the browser tests: (pattern, why it is harmless).
+# Nothing else is ignored: every uncaught exception (Runtime.exceptionThrown), console.error/assert
+# call (Runtime.consoleAPICalled) and browser log entry of level error (Log.entryAdded) fails the test
+# that loaded the page, naming page and message.
+ALLOWED_CONSOLE_ERRORS: list[tuple[str, str]] = [
+    (r"^browser network error: Failed to load resource: the server responded with a status of 404 .*"
+     r"http://127\.0\.0\.1:\d+/favicon\.ico$",
+     "Chromium asks every site for /favicon.ico; the book declares no icon, so the test server answers 404"),
+]
 
 
 def chromium_path() -> str:
@@ -102,6 +115,8 @@ class CDP:
 
 
 def open_page(cdp: CDP, url: str):
+    """Navigate and wait for the load; ``cdp.events`` then holds this page's events only."""
+    cdp.events.clear()
     cdp.send("Page.navigate", url=url)
     cdp.wait_for("document.readyState === 'complete'", 60, f"{url} to load")
     cdp.drain(0.5)
@@ -126,6 +141,37 @@ def page_screenshot(cdp: CDP, path: Path | None) -> bytes:
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     return data
+
+
+def _remote_object(arg: dict) -> str:
+    if "value" in arg:
+        return str(arg["value"])
+    return str(arg.get("description") or arg.get("unserializableValue") or arg.get("type"))
+
+
+def console_errors(events: list[dict]) -> list[str]:
+    """Every page error and console error among DevTools ``events`` (one line each), less the allowed ones."""
+    found = []
+    for event in events:
+        method, params = event.get("method"), event.get("params", {})
+        if method == "Runtime.exceptionThrown":
+            details = params["exceptionDetails"]
+            text = (details.get("exception") or {}).get("description") or details.get("text", "")
+            where = f"{details.get('url', '?')}:{details.get('lineNumber', '?')}"
+            found.append(f"uncaught {' | '.join(text.splitlines()[:3])} ({where})")
+        elif method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
+            found.append(f"console.{params['type']}: " + " ".join(_remote_object(a) for a in params.get("args", [])))
+        elif method == "Log.entryAdded" and params["entry"].get("level") == "error":
+            entry = params["entry"]
+            found.append(f"browser {entry.get('source', '')} error: {entry.get('text', '')} {entry.get('url', '')}".rstrip())
+    return [m for m in found if not any(re.search(pattern, m) for pattern, _why in ALLOWED_CONSOLE_ERRORS)]
+
+
+def assert_no_console_errors(cdp: CDP, page: str, settle: float = 0.5):
+    """Fail naming ``page`` and every error it logged since :func:`open_page` (after ``settle`` s more)."""
+    cdp.drain(settle)
+    errors = console_errors(cdp.events)
+    assert not errors, f"{page} logged {len(errors)} error(s):\n  " + "\n  ".join(errors)
 
 
 def requested_urls(cdp: CDP) -> list[str]:

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import torch
 
-from chromium import CDP, CHROMIUM_FLAGS, REPO, WIDTH, QuietHandler, chromium_path
+from chromium import CDP, CDP_DOMAINS, CHROMIUM_FLAGS, REPO, WIDTH, QuietHandler, chromium_path
 from srlib import book
 
 
@@ -84,9 +84,8 @@ def browser(server, tmp_path_factory):
                 time.sleep(0.3)
         assert targets, "Chromium did not open its DevTools port within 30 s"
         cdp = CDP(targets[0]["webSocketDebuggerUrl"])
-        cdp.send("Network.enable")
-        cdp.send("Page.enable")
-        cdp.send("Runtime.enable")
+        for domain in CDP_DOMAINS:
+            cdp.send(f"{domain}.enable")
         cdp.send("Emulation.setDeviceMetricsOverride", width=WIDTH, height=900, deviceScaleFactor=1, mobile=False)
         yield cdp
         cdp.close()

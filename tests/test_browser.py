@@ -3,10 +3,12 @@
 The fixtures (``tests/conftest.py``) build the book at the smoke profile into a temporary build
 directory with the same code as ``make book`` (:func:`srlib.book.run_book`), serve it on 127.0.0.1
 and drive headless Chromium through the Chrome DevTools Protocol (``tests/chromium.py``). These
-tests record every network request, write a 1280-px screenshot of every page (to
+tests visit every page once (``page_visits``), recording its network requests, page errors and
+console errors, and papermill's parameter cells, and writing a 1280-px screenshot (to
 ``_build/screenshots/``; ``make screenshots`` writes ``docs/screenshots/`` from the cpu-profile
-book) and move the scale slider of the evaluation chapter's frame viewer, checking that the
-displayed image changes.
+book); they check that the widget manager's MathJax 2 calls typeset through MathJax 3
+(``book/_static/mathjax2-hub-shim.js``) and move the scale slider of the evaluation chapter's frame
+viewer, checking that the displayed image changes.
 """
 from __future__ import annotations
 
@@ -17,8 +19,9 @@ import re
 
 import pytest
 
-from chromium import (REPO, SCREENSHOTS, WIDTH, frame_shot, frame_shot_changed, open_page, page_screenshot,
-                      requested_urls, visible_frame_src)
+from chromium import (ALLOWED_CONSOLE_ERRORS, REPO, SCREENSHOTS, WIDTH, assert_no_console_errors, console_errors,
+                      frame_shot, frame_shot_changed, open_page, page_screenshot, requested_urls, visible_frame_src)
+from srlib import book
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -34,7 +37,43 @@ def _book_pages() -> dict:
 
 
 PAGES = _book_pages()
+NOTEBOOK_PAGES = {nb.with_suffix(".html").as_posix() for nb in book.toc_notebooks(REPO)}
 EXTERNAL = re.compile(r"""<(?:script|link)\b[^>]*\b(?:src|href)\s*=\s*["']?(?:https?:)?//""", re.I)
+# papermill's cell: tagged injected-parameters, its source starts with a bare "# Parameters" line
+INJECTED_CELLS_JS = f"""[...document.querySelectorAll('.cell')].filter(c => {{
+    const src = c.querySelector('.cell_input pre');
+    return c.classList.contains('tag_{book.INJECTED_TAG}')
+        || (!!src && /^# Parameters\\s*$/.test(src.textContent.split('\\n')[0]));
+}}).map(c => c.textContent.trim().slice(0, 120))"""
+BUILD_PARAMETERS_JS = f"[...document.querySelectorAll('.{book.BUILD_PARAMETERS_CLASS}')].map(n => n.textContent.trim())"
+
+
+@pytest.fixture(scope="module")
+def page_visits(browser, server):
+    """Every page loaded once (widgets rendered, math typeset, screenshot written): what each one showed and logged."""
+    from PIL import Image
+
+    visits = {}
+    for name, rel in PAGES.items():
+        open_page(browser, server + rel)
+        visit = {"problems": []}
+        visit["title"] = browser.eval("document.querySelector('h1') && document.querySelector('h1').textContent")
+        try:
+            if browser.eval("document.querySelector('script[type=\"application/vnd.jupyter.widget-view+json\"]') !== null"):
+                browser.wait_for("document.querySelectorAll('.srlib-frame-viewer img').length > 0", 60,
+                                 f"the frame viewer of {rel} to render (widget manager)")
+            if browser.eval("document.querySelector('.math') !== null"):
+                browser.wait_for("document.querySelector('mjx-container') !== null", 30, f"MathJax to typeset {rel}")
+        except AssertionError as err:  # recorded, so that the page's console errors are still reported
+            visit["problems"].append(str(err))
+        browser.drain(1.0)
+        visit["width"] = Image.open(io.BytesIO(page_screenshot(browser, SCREENSHOTS / f"{name}.png"))).size[0]
+        visit["injected"] = browser.eval(INJECTED_CELLS_JS)
+        visit["build_parameters"] = browser.eval(BUILD_PARAMETERS_JS)
+        visit["urls"] = requested_urls(browser)
+        visit["errors"] = console_errors(browser.events)
+        visits[rel] = visit
+    return visits
 # ------------------------------------------------------------------------------------ tests
 
 
@@ -57,26 +96,51 @@ def test_vendored_widget_manager_is_referenced(built_book):
         assert rel in html
 
 
-def test_pages_render_offline_with_screenshots(browser, server):
-    browser.events.clear()
-    for name, rel in PAGES.items():
-        open_page(browser, server + rel)
-        title = browser.eval("document.querySelector('h1') && document.querySelector('h1').textContent")
-        assert title, f"{rel} has no heading"
-        if browser.eval("document.querySelector('script[type=\"application/vnd.jupyter.widget-view+json\"]') !== null"):
-            browser.wait_for("document.querySelectorAll('.srlib-frame-viewer img').length > 0", 60,
-                             f"the frame viewer of {rel} to render (widget manager)")
-        if browser.eval("document.querySelector('.math') !== null"):
-            browser.wait_for("document.querySelector('mjx-container') !== null", 30, f"MathJax to typeset {rel}")
-        browser.drain(1.0)
-        png = page_screenshot(browser, SCREENSHOTS / f"{name}.png")
-        from PIL import Image
-
-        assert Image.open(io.BytesIO(png)).size[0] == WIDTH
-    urls = requested_urls(browser)
+def test_pages_render_offline_with_screenshots(page_visits):
+    for rel, visit in page_visits.items():
+        assert visit["title"], f"{rel} has no heading"
+        assert not visit["problems"], f"{rel}: {visit['problems']}"
+        assert visit["width"] == WIDTH
+    urls = [u for visit in page_visits.values() for u in visit["urls"]]
     assert any("/html-manager/dist/embed-amd.js" in u for u in urls), "the widget manager was never requested"
     outside = [u for u in urls if not re.match(r"^(http://127\.0\.0\.1[:/]|file://|data:|blob:|about:)", u)]
     assert not outside, f"the book requested resources outside 127.0.0.1: {outside[:10]}"
+
+
+def test_no_page_error_or_console_error_on_any_page(page_visits):
+    # allowed ones (if any) are listed with their reason in tests/chromium.py: ALLOWED_CONSOLE_ERRORS
+    errors = {rel: visit["errors"] for rel, visit in page_visits.items() if visit["errors"]}
+    assert not errors, "pages logged errors (allowed: %s):\n" % [why for _, why in ALLOWED_CONSOLE_ERRORS] + "\n".join(
+        f"  {rel}:\n" + "\n".join(f"    {e}" for e in errs) for rel, errs in errors.items())
+
+
+def test_no_injected_parameters_cell_and_the_build_parameters_shown(page_visits):
+    injected = {rel: visit["injected"] for rel, visit in page_visits.items() if visit["injected"]}
+    assert not injected, f"papermill's injected-parameters cell is on the page: {injected}"
+    for rel in NOTEBOOK_PAGES:
+        notes = page_visits[rel]["build_parameters"]
+        assert len(notes) == 1 and "profile = " in notes[0], \
+            f"{rel}: expected one note giving the parameters this build used, found {notes}"
+
+
+def test_widget_manager_mathjax2_call_typesets_with_mathjax3(browser, server):
+    """The call the widget manager makes for every label (MathJax 2 API) typesets through the shim."""
+    rel = PAGES["evaluation-protocol"]
+    open_page(browser, server + rel)
+    browser.wait_for("document.querySelectorAll('.srlib-frame-viewer img').length > 0", 60, "the frame viewer")
+    assert browser.eval("typeof MathJax.typesetPromise === 'function' || !!MathJax.startup"), "MathJax 3 not loaded"
+    typeset = browser.eval("""(async () => {
+        const label = document.createElement('span');
+        label.textContent = '\\\\(x^2\\\\)';
+        document.querySelector('.srlib-frame-viewer').appendChild(label);
+        MathJax.Hub.Queue(['Typeset', MathJax.Hub, label]);
+        await MathJax.startup.promise;
+        const done = label.querySelector('mjx-container') !== null;
+        label.remove();
+        return done;
+    })()""")
+    assert typeset, "MathJax.Hub.Queue(['Typeset', MathJax.Hub, el]) did not typeset el"
+    assert_no_console_errors(browser, rel)
 
 
 def test_slider_changes_the_displayed_frame(browser, server):
@@ -102,3 +166,4 @@ def test_slider_changes_the_displayed_frame(browser, server):
         "the slider moved but the viewer looks the same"
     label = browser.eval("document.querySelector('.srlib-frame-control .widget-readout').textContent")
     assert label.strip() == "3", f"slider readout should show the second scale (3), shows {label!r}"
+    assert_no_console_errors(browser, PAGES["evaluation-protocol"])

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from chromium import SCREENSHOTS, frame_shot, frame_shot_changed, open_page, visible_frame_src
+from chromium import SCREENSHOTS, assert_no_console_errors, frame_shot, frame_shot_changed, open_page, visible_frame_src
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -70,3 +70,4 @@ def test_pspl_explorer_sliders_change_the_frame(browser, server):
         after_png = frame_shot_changed(browser, before_png, VIEWER)
         assert hashlib.sha256(before_png).digest() != hashlib.sha256(after_png).digest(), \
             f"{axis} moved but the explorer looks the same"
+    assert_no_console_errors(browser, PAGE)
