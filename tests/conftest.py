@@ -32,6 +32,25 @@ def fixed_rng_state():
     yield
 
 
+@pytest.fixture
+def isolated(tmp_path, monkeypatch):
+    """Dataset roots and caches under tmp_path (tests of srlib.data and of scales): $SRLIB_DATA=env,
+    <repo>/data=repo/data, shared=shared; REPO_ROOT and SHARED_DATA patched in srlib.data.datasets, where they are read."""
+    from srlib import data as d
+    from srlib.data import datasets as ds
+
+    env, repo, shared, cache = (tmp_path / n for n in ("env", "repo", "shared", "cache"))
+    for p in (env, repo / "data", shared, cache):
+        p.mkdir(parents=True)
+    monkeypatch.setenv("SRLIB_DATA", str(env))
+    monkeypatch.setenv("SRLIB_CACHE", str(cache))
+    monkeypatch.setattr(ds, "REPO_ROOT", repo)
+    monkeypatch.setattr(ds, "SHARED_DATA", shared)
+    d.IMAGE_CACHE.clear()
+    yield {"env": env, "repo_data": repo / "data", "shared": shared, "cache": cache}
+    d.IMAGE_CACHE.clear()
+
+
 @pytest.fixture(scope="session")
 def built_book(tmp_path_factory):
     """The HTML book built at the smoke profile (same code as `make book`) in a temporary directory.

@@ -20,21 +20,6 @@ SHARED_SET5 = REAL_SHARED / "benchmark" / "Set5" / "HR"
 needs_shared_set5 = pytest.mark.skipif(not SHARED_SET5.is_dir(), reason="shared Set5 not present")
 
 
-@pytest.fixture
-def isolated(tmp_path, monkeypatch):
-    """Roots and caches under tmp_path: $SRLIB_DATA=env, <repo>/data=repo/data, shared=shared."""
-    env, repo, shared, cache = (tmp_path / n for n in ("env", "repo", "shared", "cache"))
-    for p in (env, repo / "data", shared, cache):
-        p.mkdir(parents=True)
-    monkeypatch.setenv("SRLIB_DATA", str(env))
-    monkeypatch.setenv("SRLIB_CACHE", str(cache))
-    monkeypatch.setattr(ds, "REPO_ROOT", repo)
-    monkeypatch.setattr(ds, "SHARED_DATA", shared)
-    d.IMAGE_CACHE.clear()
-    yield {"env": env, "repo_data": repo / "data", "shared": shared, "cache": cache}
-    d.IMAGE_CACHE.clear()
-
-
 def _fake_set5(root: Path, size=(24, 20), seed=0) -> Path:
     out = root / "benchmark" / "Set5" / "HR"
     out.mkdir(parents=True)

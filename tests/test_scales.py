@@ -21,21 +21,6 @@ needs_shared_set5 = pytest.mark.skipif(not SHARED_SET5.is_dir(), reason="shared 
 SET5_SIZES = {"baby": (512, 512), "bird": (288, 288), "butterfly": (256, 256), "head": (280, 280), "woman": (344, 228)}
 
 
-@pytest.fixture
-def isolated(tmp_path, monkeypatch):
-    """Roots and caches under tmp_path (as in test_data.py)."""
-    env, repo, shared, cache = (tmp_path / n for n in ("env", "repo", "shared", "cache"))
-    for p in (env, repo / "data", shared, cache):
-        p.mkdir(parents=True)
-    monkeypatch.setenv("SRLIB_DATA", str(env))
-    monkeypatch.setenv("SRLIB_CACHE", str(cache))
-    monkeypatch.setattr(ds, "REPO_ROOT", repo)
-    monkeypatch.setattr(ds, "SHARED_DATA", shared)
-    d.IMAGE_CACHE.clear()
-    yield {"env": env, "cache": cache}
-    d.IMAGE_CACHE.clear()
-
-
 def _fake_set5(root, sizes=((26, 31), (25, 22), (30, 30), (17, 40), (23, 23))):
     out = root / "benchmark" / "Set5" / "HR"
     out.mkdir(parents=True)
