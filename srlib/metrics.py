@@ -1,6 +1,6 @@
-"""PSNR, SSIM, SSIM maps, image entropy, the two evaluation protocols and the bicubic table.
+"""PSNR, SSIM, SSIM maps, image entropy, the evaluation protocols and the bicubic table.
 
-Two protocols for the bicubic baseline (and for how the papers' tables were measured):
+Three protocols for the bicubic baseline (and for how the papers' tables were measured):
 
 ``"srcnn"``  (SRCNN/VDSR/LapSRN MATLAB scripts)
     Y = ``rgb2ycbcr(HR)`` rounded to uint8; ``modcrop(Y, s)``; LR = ``imresize(Y/255, 1/s)``
@@ -15,6 +15,16 @@ Two protocols for the bicubic baseline (and for how the papers' tables were meas
     ``modcrop(HR, s)``; LR = ``imresize`` of the RGB uint8 image rounded to uint8 (the released
     LR images); SR = ``imresize(LR, s)`` rounded to uint8; float Y = RGB/255 . [65.481, 128.553,
     24.966] + 16 (not rounded); shave ``s``; PSNR and SSIM on Y.
+
+``"pspl-code"``  (the PSPL authors' code, an EDSR-PyTorch fork; integer scales only)
+    HR whose width or height is not a multiple of ``s`` is *resized* with PIL bicubic to the
+    nearest smaller multiple (not cropped); LR = PIL bicubic of that HR (``mkdata.py``;
+    :func:`pspl_code_pair`). Scores (:func:`pspl_code_scores`): PSNR on Y without the +16
+    offset, coefficients [65.738, 129.057, 25.064]/256, shave ``s``; SSIM ``pytorch_ssim`` (11x11
+    Gaussian, zero padding, mean of the same-size map, no shave, C1 = 1e-4, C2 = 9e-4) on that Y
+    / 255 for RGB models, on 0.8588 * Y/255 (``rgb2ycbcr`` Y, with offset) for Y-channel models.
+    Grey images are replicated to RGB for RGB models (the fork's ``set_channel``) and used as Y
+    for Y-channel models. The bicubic baseline upsamples with MATLAB ``imresize`` like the others.
 """
 from __future__ import annotations
 
@@ -48,10 +58,12 @@ __all__ = [
     "psnr_y_torch",
     "bicubic_image",
     "bicubic_table",
+    "pspl_code_pair",
+    "pspl_code_scores",
     "cli_commands",
 ]
 
-PROTOCOLS = ("srcnn", "basicsr")
+PROTOCOLS = ("srcnn", "basicsr", "pspl-code")
 GRAY_HANDLING = "gray-as-y"  # grey images: grey values are Y (SRCNN scripts); see bicubic_image
 
 # Which protocol each paper table was measured with.
@@ -322,7 +334,7 @@ def evaluate_sr(sr_rgb_uint8, hr_rgb_uint8, scale: int) -> dict:
 
 
 def evaluate_model(model, set_name: str, scale: int, device="cpu", max_images=None,
-                   metrics: Sequence[str] = ("psnr", "ssim")) -> dict:
+                   metrics: Sequence[str] = ("psnr", "ssim"), protocol: str | None = None) -> dict:
     """``metrics`` (names in :data:`METRICS`) of ``model`` on a test set (LR from :func:`srlib.data.lr_pairs`).
 
     Y models (``model.colors == 1``) get Y/255 of the LR image and are scored on Y; RGB models
@@ -330,12 +342,19 @@ def evaluate_model(model, set_name: str, scale: int, device="cpu", max_images=No
     ``{metric: value, ..., "per_image": [{"image", metric, ...}]}`` in the order of ``metrics``:
     per-image metrics averaged over the set, set-level ones computed on the whole set
     (``per_image`` holds the per-image metrics only).
+
+    ``protocol=None`` is the book's protocol above; ``"pspl-code"`` scores the model as the PSPL
+    authors' code does (HR resized, PIL LR, :func:`pspl_code_scores`; metrics ``psnr``/``ssim`` only).
     """
     import torch
 
     from . import data
     from .models import eval_mode
 
+    if protocol == "pspl-code":
+        return _evaluate_model_pspl_code(model, set_name, scale, device, max_images, metrics)
+    if protocol is not None:
+        raise ValueError(f"evaluate_model: protocol must be None (the book's) or 'pspl-code', got {protocol!r}")
     fns = {name: METRICS.get(name) for name in metrics}
     if not fns:
         raise ValueError("evaluate_model: give at least one metric")
@@ -369,10 +388,124 @@ def evaluate_model(model, set_name: str, scale: int, device="cpu", max_images=No
     return out
 
 
+# ----------------------------------------------------------------------------- the PSPL authors' code
+#: Y without offset of EDSR-PyTorch's ``calc_psnr``/``calc_ssim``: RGB . PSPL_CODE_Y / 256
+PSPL_CODE_Y = (65.738, 129.057, 25.064)
+#: ``pytorch_ssim`` constants (for data in [0, 1])
+PSPL_CODE_C1, PSPL_CODE_C2 = 0.01**2, 0.03**2
+
+
+def _pspl_code_scale(scale) -> int:
+    s = float(scale)
+    if s != int(s) or s < 1:
+        raise ValueError(f"protocol 'pspl-code' takes an integer scale >= 1 (the authors' code), got {scale!r}")
+    return int(s)
+
+
+def pspl_code_pair(hr, scale):
+    """(LR, HR) uint8 of one image as the PSPL authors' ``mkdata.py`` prepares a benchmark image: an HR whose
+    width or height is not a multiple of ``scale`` is resized with PIL bicubic to the nearest smaller multiple
+    (every B100 image at x4: 481x321 -> 480x320), else kept; LR = PIL bicubic of that HR to 1/scale.
+    ``hr``: uint8 (H, W, 3) or (H, W) grey (kept grey, as PIL resizes mode L)."""
+    from PIL import Image
+
+    s = _pspl_code_scale(scale)
+    hr = np.asarray(hr)
+    if hr.dtype != np.uint8 or hr.ndim not in (2, 3):
+        raise ValueError(f"pspl_code_pair: expected a uint8 (H, W, 3) or (H, W) image, got {hr.dtype} {hr.shape}")
+    h, w = hr.shape[:2]
+    nh, nw = h - h % s, w - w % s
+    if nh < s or nw < s:
+        raise ValueError(f"pspl_code_pair: image {h}x{w} is smaller than the scale {s}")
+    im = Image.fromarray(np.ascontiguousarray(hr))
+    if (nh, nw) != (h, w):
+        im = im.resize((nw, nh), Image.BICUBIC)
+    lr = im.resize((nw // s, nh // s), Image.BICUBIC)
+    return np.asarray(lr).copy(), np.asarray(im).copy()
+
+
+def pspl_code_scores(sr, hr, scale, colors: int = 3) -> dict:
+    """PSNR and SSIM as the PSPL authors' code scores a benchmark image (``utility.calc_psnr``/``calc_ssim``).
+
+    ``colors=3`` (RGB models): ``sr``, ``hr`` uint8 (H, W, 3); Y0 = RGB . [65.738, 129.057, 25.064] / 256 (no
+    offset). ``colors=1`` (Y-channel models): ``sr`` (H, W) Y as the model's rounded output, ``hr`` (H, W) float
+    ``rgb2ycbcr`` Y (with offset). PSNR (peak 255) on Y0 (resp. Y) with ``scale`` pixels shaved; SSIM = mean of
+    :func:`ssim_map` (zero padding, whole image, no shave, C1 = 1e-4, C2 = 9e-4) on Y0/255 (resp. on
+    0.8588 * Y/255, as the fork multiplies a 1-channel image by the sum of the coefficients)."""
+    s = _pspl_code_scale(scale)
+    a, b = np.asarray(sr, dtype=np.float64), np.asarray(hr, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"pspl_code_scores: SR shape {a.shape} differs from HR shape {b.shape}")
+    coeffs = np.asarray(PSPL_CODE_Y) / 256.0
+    if colors == 3:
+        if a.ndim != 3 or a.shape[2] != 3:
+            raise ValueError(f"pspl_code_scores: colors=3 takes (H, W, 3) images, got {a.shape}")
+        ya, yb = a @ coeffs, b @ coeffs
+        p = psnr(ya, yb, shave=s)
+    elif colors == 1:
+        if a.ndim != 2:
+            raise ValueError(f"pspl_code_scores: colors=1 takes (H, W) Y images, got {a.shape}")
+        p = psnr(a, b, shave=s)  # one channel: the fork's calc_psnr takes the difference as it is
+        ya, yb = a * coeffs.sum(), b * coeffs.sum()
+    else:
+        raise ValueError(f"pspl_code_scores: colors must be 1 or 3, got {colors!r}")
+    return {"psnr": p, "ssim": _ssim_zero_padded(ya / 255.0, yb / 255.0, PSPL_CODE_C1, PSPL_CODE_C2)}
+
+
+def _ssim_zero_padded(a, b, c1: float, c2: float) -> float:
+    """Mean of the same-size SSIM map of two 2-D arrays with zeros beyond the border (what :func:`ssim_map`
+    with ``padding="zero"`` computes, in numpy: several times faster on whole test images)."""
+    from scipy.ndimage import correlate1d
+
+    g = _gaussian_1d(SSIM_WINDOW, SSIM_SIGMA)
+    x = np.stack([a, b, a * a, b * b, a * b])
+    mu1, mu2, e11, e22, e12 = correlate1d(correlate1d(x, g, axis=1, mode="constant"), g, axis=2, mode="constant")
+    mu12 = mu1 * mu2
+    m = ((2 * mu12 + c1) * (2 * (e12 - mu12) + c2)) / ((mu1 * mu1 + mu2 * mu2 + c1) * (e11 - mu1 * mu1 + e22 - mu2 * mu2 + c2))
+    return float(m.mean())
+
+
+def _evaluate_model_pspl_code(model, set_name, scale, device, max_images, metrics) -> dict:
+    """:func:`evaluate_model` under ``protocol="pspl-code"`` (whole images of ``set_name``, :func:`pspl_code_pair`)."""
+    import torch
+
+    from . import data
+    from .models import eval_mode
+
+    if not metrics or not set(metrics) <= {"psnr", "ssim"}:
+        raise ValueError(f"evaluate_model(protocol='pspl-code') scores psnr and ssim only, got {list(metrics)}")
+    s = _pspl_code_scale(scale)
+    paths = data.list_images(set_name)[: None if max_images is None else int(max_images)]
+    if not paths:
+        raise ValueError(f"evaluate_model: no images in set {set_name!r}")
+    colors = int(getattr(model, "colors", 3))
+    per_image = []
+    with eval_mode(model):
+        with torch.no_grad():
+            for path in paths:
+                lr, hr = pspl_code_pair(data.load_image(path, keep_gray=True), s)
+                if colors == 1:  # the fork: grey used as Y, colour through skimage rgb2ycbcr (float Y)
+                    lr, ref = [x.astype(np.float64) if x.ndim == 2 else rgb2ycbcr(x) for x in (lr, hr)]
+                    inp = img2tensor(lr / 255.0)
+                else:  # the fork replicates grey to 3 channels
+                    lr, ref = [np.repeat(x[:, :, None], 3, axis=2) if x.ndim == 2 else x for x in (lr, hr)]
+                    inp = img2tensor(lr)
+                sr = tensor2img(model(inp.to(device)))
+                if sr.shape[:2] != ref.shape[:2]:
+                    raise ValueError(f"evaluate_model: {set_name}/{path.stem}: SR size {sr.shape[:2]} differs from "
+                                     f"HR {ref.shape[:2]}")
+                m = pspl_code_scores(sr, ref, s, colors)
+                per_image.append({"image": path.stem, **{k: m[k] for k in metrics}})
+    out = {k: float(np.mean([r[k] for r in per_image])) for k in metrics}
+    out["per_image"] = per_image
+    return out
+
+
 def bicubic_image(hr, scale: int, protocol: str = "srcnn") -> dict:
     """Bicubic-baseline PSNR/SSIM of one HR image (uint8 (H, W, 3), or (H, W) grey) under ``protocol``.
 
-    A 2-D grey image is used directly as Y (``GRAY_HANDLING``) in both protocols.
+    A 2-D grey image is used directly as Y (``GRAY_HANDLING``) in "srcnn" and "basicsr"; "pspl-code" scores
+    bicubic as the authors' code scores an RGB model (grey replicated to RGB; upsampling by MATLAB ``imresize``).
     """
     hr = np.asarray(hr)
     if hr.dtype != np.uint8:
@@ -387,6 +520,9 @@ def bicubic_image(hr, scale: int, protocol: str = "srcnn") -> dict:
         hr = modcrop(hr, scale)
         sr = imresize_uint8(imresize_uint8(hr, 1.0 / scale), scale)
         return evaluate_sr(sr, hr, scale)
+    if protocol == "pspl-code":
+        lr, hr = (np.repeat(x[:, :, None], 3, axis=2) if x.ndim == 2 else x for x in pspl_code_pair(hr, scale))
+        return pspl_code_scores(imresize_uint8(lr, scale), hr, scale, colors=3)
     raise ValueError(f"unknown protocol {protocol!r}; known: {', '.join(PROTOCOLS)}")
 
 
