@@ -244,8 +244,9 @@ def test_snapshot_steps_round_deduplicate_and_sort():
 def test_notebook_defaults_per_profile():
     from srlib.chapters.pspl.experiments import notebook_defaults
 
-    assert notebook_defaults("comparison", "smoke") == {"seeds": [0]}
-    assert notebook_defaults("comparison", "cpu") == {"seeds": [0, 1, 2]}
+    assert notebook_defaults("comparison", "smoke") == {"seeds": [0], "audit": {"sets": ["Set5"], "models": ["EDSR"]}}
+    assert notebook_defaults("comparison", "cpu")["seeds"] == [0, 1, 2]
+    assert notebook_defaults("comparison", "cpu")["audit"]["sets"] == ["Set5", "Set14", "B100", "Urban100"]
     assert notebook_defaults("convergence", "paper") == {"use_paper_threshold": True}
     with pytest.raises(KeyError, match="notebook"):
         notebook_defaults("nope", "cpu")
