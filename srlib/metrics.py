@@ -89,6 +89,11 @@ def _pair(a, b, who, shave):
         raise ValueError(f"{who}: images differ in shape {a.shape} vs {b.shape}")
     if a.ndim != 2:
         raise ValueError(f"{who}: expected 2-D (H, W) images (e.g. the Y channel), got shape {a.shape}")
+    return _shaved(a, b, who, shave)
+
+
+def _shaved(a, b, who, shave):
+    """``a``, ``b`` without ``shave`` pixels on each border (a clear error for a negative or too large shave)."""
     shave = int(shave)
     if shave < 0:
         raise ValueError(f"{who}: shave must be >= 0, got {shave}")
@@ -115,13 +120,7 @@ def psnr_rgb(a, b, shave: int = 0) -> float:
         raise ValueError(f"psnr_rgb: expected uint8 images, got {a.dtype} and {b.dtype}")
     if a.shape != b.shape or a.ndim not in (2, 3):
         raise ValueError(f"psnr_rgb: expected two (H, W, 3) or (H, W) images of one shape, got {a.shape} and {b.shape}")
-    shave = int(shave)
-    if shave < 0:
-        raise ValueError(f"psnr_rgb: shave must be >= 0, got {shave}")
-    if shave:
-        a, b = a[shave:-shave, shave:-shave], b[shave:-shave, shave:-shave]
-    if a.size == 0:
-        raise ValueError(f"psnr_rgb: nothing left after shaving {shave} pixels")
+    a, b = _shaved(a, b, "psnr_rgb", shave)
     mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
     return math.inf if mse == 0 else 10.0 * math.log10(255.0 * 255.0 / mse)
 
