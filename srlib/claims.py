@@ -31,8 +31,8 @@ claimed effect ``c`` (> 0, in the claimed direction):
 * ``inconclusive``: the interval contains both zero and ``c`` (too few seeds or too much noise),
   or there are fewer than two paired seeds.
 
-Agreement claims ("our bicubic equals the papers' rows"): ``reproduced`` when every difference is
-within the stated tolerance, else ``differs``.
+Agreement claims ("our bicubic equals the papers' rows"), :func:`agreement_verdict`: ``reproduced``
+when every difference is within the stated tolerance, else ``differs``.
 
 A row that cannot speak to the claim feeds no verdict: its verdict is ``under-trained: ...``
 (the evidence bar, :func:`clears_bar`), ``cannot speak: ...`` (the run never reaches the regime
@@ -130,6 +130,14 @@ def format_effect(effect: Mapping, unit: str = "", decimals: int = 3) -> str:
         return "—" if x is None or not math.isfinite(x) else f"{x:+.{decimals}f}"
 
     return f"{f(effect['mean'])}{u} [{f(effect['ci_low'])}, {f(effect['ci_high'])}], n = {effect['n']}"
+
+
+def agreement_verdict(differences: Sequence[float], tolerance: float) -> str:
+    """``reproduced`` when every |difference| is within ``tolerance`` (and there is at least one), else ``differs``."""
+    import numpy as np
+
+    d = np.abs(np.asarray(differences, dtype=float))
+    return REPRODUCED if d.size and bool((d <= tolerance).all()) else DIFFERS
 
 
 def clears_bar(model_value: float, bicubic: float, paper_value: float, fraction: float = BAR_FRACTION) -> bool:

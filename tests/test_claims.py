@@ -48,6 +48,12 @@ def test_effect_verdict_rejects_a_claim_in_the_wrong_direction():
         cl.effect_verdict(_effect([0.1, 0.2]), -0.5)
 
 
+def test_agreement_verdict():
+    assert cl.agreement_verdict([0.01, -0.02], 0.02) == "reproduced"
+    assert cl.agreement_verdict([0.01, -0.03], 0.02) == "differs"
+    assert cl.agreement_verdict([], 0.02) == "differs"
+
+
 def test_evidence_bar_and_rows_that_feed_no_verdict():
     # EDSR x4 on Set5: paper 32.46, bicubic 28.42 -> ours must reach 28.42 + (32.46 - 28.42) / 3 = 29.77
     assert cl.clears_bar(29.78, 28.42, 32.46) and not cl.clears_bar(29.76, 28.42, 32.46)

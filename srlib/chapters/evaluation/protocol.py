@@ -30,7 +30,8 @@ def bicubic_claims(table, protocol: str, tol_psnr: float | None = None, tol_ssim
     d_psnr = (df["psnr"] - df["paper_psnr"]).abs().to_numpy()
     d_ssim = (df["ssim"] - df["paper_ssim"]).abs().fillna(0).to_numpy()
     ok = (d_psnr <= tol_psnr) & (d_ssim <= tol_ssim)
-    word = cl.REPRODUCED if ok.all() else cl.DIFFERS
+    both = {cl.agreement_verdict(d_psnr, tol_psnr), cl.agreement_verdict(d_ssim, tol_ssim)}
+    word = cl.REPRODUCED if both == {cl.REPRODUCED} else cl.DIFFERS
     evidence = (f"{int(ok.sum())} of {len(df)} (set, scale) rows within tolerance; max |ΔPSNR| {np.max(d_psnr):.3f} dB, "
                 f"max |ΔSSIM| {np.max(d_ssim):.4f}")
     return [cl.row(CHAPTER, "bicubic", "bicubic", claim, word, evidence, context=context, unit="dB")]

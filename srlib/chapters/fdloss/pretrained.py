@@ -371,7 +371,7 @@ def _agreement(values: dict, reference: dict, tol: float):
         return None, "no set with both values"
     diffs = {s: values[s] - reference[s] for s in both}
     ok = [s for s in both if abs(diffs[s]) <= tol]
-    word = cl.REPRODUCED if len(ok) == len(both) else cl.DIFFERS
+    word = cl.agreement_verdict(list(diffs.values()), tol)
     evidence = (f"{len(ok)} of {len(both)} sets within {tol} dB; "
                 + "; ".join(f"{s} {values[s]:.3f} vs {reference[s]:.2f} ({diffs[s]:+.3f})" for s in both))
     return word, evidence
