@@ -180,8 +180,8 @@ def test_bottom_modules_do_not_import_torch(module):
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 
 
-def test_profile_discovery_does_not_import_other_chapters_code():
-    code = ("import sys; from srlib import profiles; profiles.keys(); "
+def test_profile_discovery_does_not_import_other_chapters_code_or_torch():
+    code = ("import sys; from srlib import profiles; profiles.keys(); assert 'torch' not in sys.modules, 'torch'; "
             "bad = [m for m in sys.modules if m.startswith('srlib.chapters.') and not m.endswith('.experiments') "
             "and m.count('.') > 2]; assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)

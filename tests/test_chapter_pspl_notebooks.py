@@ -241,6 +241,13 @@ def test_snapshot_steps_round_deduplicate_and_sort():
     assert attention.snapshot_steps(3, [0.5]) == [2]
 
 
+def test_experiments_step_constant_is_the_loss_default():
+    from srlib.chapters.pspl.experiments import CODE_STEP_PER_ITERATION
+    from srlib.losses.pspl import STEP_PER_ITERATION
+
+    assert CODE_STEP_PER_ITERATION == STEP_PER_ITERATION
+
+
 def test_notebook_defaults_per_profile():
     from srlib.chapters.pspl.experiments import notebook_defaults
 

@@ -17,6 +17,9 @@ from srlib.profiles import deep_merge, overrides, register
 
 PSPL_PAPER_EPOCHS = 300
 PSPL_ITERS_PER_EPOCH = 1000
+#: the authors' step (age += 1/1000 per batch): srlib.losses.pspl.STEP_PER_ITERATION, written here so that
+#: discovering the experiments does not import torch (tests/test_chapter_pspl_notebooks.py checks they agree)
+CODE_STEP_PER_ITERATION = 1e-3
 
 
 def _pspl_loss(base: str, **args) -> dict:
@@ -61,10 +64,8 @@ def _pspl_matched(base: str, total: int) -> dict:
     At the paper's schedule this is the code's own step (1/1000), and the config is then exactly
     the code's, so the run store trains it once.
     """
-    from srlib.losses.pspl import STEP_PER_ITERATION
-
     step = PSPL_PAPER_EPOCHS / total
-    return _pspl_loss(base) if abs(step - STEP_PER_ITERATION) < 1e-12 else _pspl_loss(base, step_per_iteration=step)
+    return _pspl_loss(base) if abs(step - CODE_STEP_PER_ITERATION) < 1e-12 else _pspl_loss(base, step_per_iteration=step)
 
 
 def _pspl_iterations(override: dict) -> int:
