@@ -254,7 +254,8 @@ def test_notebook_defaults_per_profile():
     assert notebook_defaults("comparison", "smoke") == {"seeds": [0], "audit": {"sets": ["Set5"], "models": ["EDSR"]}}
     assert notebook_defaults("comparison", "cpu")["seeds"] == [0, 1, 2]
     assert notebook_defaults("comparison", "cpu")["audit"]["sets"] == ["Set5", "Set14", "B100", "Urban100"]
-    assert notebook_defaults("convergence", "paper") == {"use_paper_threshold": True}
+    assert notebook_defaults("convergence", "paper")["use_paper_threshold"] is True
+    assert set(notebook_defaults("convergence", "cpu")["ablation"].values()) < set(notebook_defaults("convergence", "smoke")["ablation"].values())
     with pytest.raises(KeyError, match="notebook"):
         notebook_defaults("nope", "cpu")
     with pytest.raises(ValueError, match="profile"):
