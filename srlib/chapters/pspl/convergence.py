@@ -309,3 +309,16 @@ def fig4_csv(f4: dict, th: dict, fv: dict):
     table = table.assign(threshold=th["threshold"], val_set=f4["val_set"], metric=f4["metric"], profile=f4["profile"])
     return table[["method", "seed", "iterations_to_threshold", "reached", "last_iteration", "final", "best", "threshold",
                   "val_set", "metric", "profile"]]
+
+
+def fig4_summary(f4: dict, th: dict, verdicts: Mapping[str, dict], final_verdicts: Mapping[str, dict]) -> str:
+    """The page's closing summary, computed: one line per variant (faster? better at the end?) and the regime."""
+    lines = []
+    for name in f4["variants"]:
+        v, f = verdicts[name], final_verdicts[name]
+        lines.append(f"{name}: saves {cl.format_effect(v['effect'])} of the {f4['reference']}'s iterations to the "
+                     f"threshold (paper {v['claimed']:+.2f}) -> {v['verdict']}; final {metric_label(f4['metric'])} "
+                     f"{cl.format_effect(f['effect'], metric_unit(f4['metric']))} -> {f['verdict']}")
+    lines.append(f"regime: {f4['provenance']}; {len(f4['seeds'])} seeds; threshold {with_unit(th['threshold'], f4['metric'])} "
+                 f"on {f4['val_set']} ({th['floor_rule']} as the floor)")
+    return "\n".join(lines)
