@@ -140,12 +140,19 @@ def agreement_verdict(differences: Sequence[float], tolerance: float) -> str:
     return REPRODUCED if d.size and bool((d <= tolerance).all()) else DIFFERS
 
 
-def clears_bar(model_value: float, bicubic: float, paper_value: float, fraction: float = BAR_FRACTION) -> bool:
-    """The evidence bar: ``model_value - bicubic >= fraction * (paper_value - bicubic)`` (same scale, set, metric).
+def clears_bar(model_value: float, bicubic: float, paper_value: float, fraction: float = BAR_FRACTION,
+               paper_bicubic: float | None = None) -> bool:
+    """The evidence bar: our gain over bicubic ``model_value - bicubic`` (bicubic on the same images as ours)
+    is at least ``fraction`` of the document's margin ``paper_value - paper_bicubic`` (bicubic on the whole
+    set; default ``bicubic``), for the same model, scale, set and metric.
 
-    A model that does not clear it is under-trained: its row is shown but feeds no verdict.
+    A model that does not clear it is under-trained: its row is shown but feeds no verdict. A document
+    value that is not above bicubic defines no bar (ValueError).
     """
-    margin = float(paper_value) - float(bicubic)
+    reference = float(bicubic if paper_bicubic is None else paper_bicubic)
+    margin = float(paper_value) - reference
+    if not margin > 0:
+        raise ValueError(f"clears_bar: the document's value {paper_value} is not above bicubic {reference}: no bar")
     return float(model_value) - float(bicubic) >= fraction * margin
 
 

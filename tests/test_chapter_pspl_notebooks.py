@@ -163,9 +163,9 @@ def test_an_under_trained_cell_feeds_no_verdict():
                                           ("B100", "baseline", 27.7), ("B100", "PSPL", 28.2)]])
     # Set5 is PSPL's loss (opposite) but its baseline is under-trained; B100's baseline clears the bar
     bar = pd.DataFrame([{"model": "EDSR", "set": "Set5", "baseline": 30.1, "bicubic": 30.0, "paper baseline": 32.5,
-                         "bar": 30.83, "clears": False},
+                         "over bicubic": 0.1, "needed over bicubic": 0.83, "clears": False},
                         {"model": "EDSR", "set": "B100", "baseline": 27.1, "bicubic": 25.9, "paper baseline": 27.7,
-                         "bar": 26.5, "clears": True}])
+                         "over bicubic": 1.2, "needed over bicubic": 0.6, "clears": True}])
     cells = comparison.table1_cell_verdicts(results, "PSPL", ["EDSR"], paper=paper, bar=bar)
     assert cells["cells"].loc["EDSR", "Set5"].startswith("under-trained:")
     assert cells["cells"].loc["EDSR", "B100"] == "reproduced" and cells["verdict"] == "reproduced"
