@@ -182,7 +182,9 @@ def execute_notebook(source: str, output: str, profile: str, cwd: str, timeout: 
     """Execute one notebook with papermill (runs in a worker process). Never raises for a cell error."""
     os.environ["SRLIB_PROFILE"] = profile
     if results_dir:
-        os.environ["SRLIB_BOOK_RESULTS"] = results_dir  # srlib.claims.BOOK_RESULTS_ENV
+        from srlib.claims import BOOK_RESULTS_ENV
+
+        os.environ[BOOK_RESULTS_ENV] = results_dir
     import papermill
     from papermill.exceptions import PapermillExecutionError
 

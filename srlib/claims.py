@@ -38,7 +38,7 @@ A row that cannot speak to the claim feeds no verdict: its verdict is ``under-tr
 (the evidence bar, :func:`clears_bar`), ``cannot speak: ...`` (the run never reaches the regime
 the claim is about) or ``not run: ...``.
 
-Also here: :func:`seed_summary`, :func:`format_spread`, :func:`gains` (paired tables), and the
+Also here: :func:`seed_summary`, :func:`gains` (paired tables), and the
 file lock that lets notebooks executed in parallel update one claims file.
 """
 from __future__ import annotations
@@ -323,13 +323,6 @@ def seed_summary(df, value: str, group: str = "group"):
                     "min": float(f.min()) if f.size else math.nan,
                     "max": float(f.max()) if f.size else math.nan})
     return pd.DataFrame(out)
-
-
-def format_spread(mean: float, std: float, lo: float, hi: float, decimals: int = 0) -> str:
-    """``"123 ± 4 (min 118, max 127)"``; ``nan`` parts as ``—``."""
-    def f(x):
-        return "—" if x is None or not math.isfinite(x) else f"{x:.{decimals}f}"
-    return f"{f(mean)} ± {f(std)} (min {f(lo)}, max {f(hi)})"
 
 
 def gains(df, keys: Sequence[str], by: str, a, b, values: Sequence[str]):
