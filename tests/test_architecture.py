@@ -22,12 +22,12 @@ SRLIB = ROOT / "srlib"
 
 # bottom to top; a module belongs to the first floor whose prefix matches its dotted name
 FLOORS = [
-    ("srlib", "srlib.conventions", "srlib.registry", "srlib.atomic", "srlib.config", "srlib.papers"),
+    ("srlib", "srlib.conventions", "srlib.registry", "srlib.atomic", "srlib.config", "srlib.papers", "srlib.lfr"),
     ("srlib.data", "srlib.degrade"),
-    ("srlib.models", "srlib.metrics", "srlib.complexity"),
+    ("srlib.models", "srlib.metrics", "srlib.fid", "srlib.complexity"),
     ("srlib.losses",),
     ("srlib.train",),
-    ("srlib.profiles", "srlib.runs"),
+    ("srlib.profiles", "srlib.runs", "srlib.phases"),
     ("srlib.claims", "srlib.viz", "srlib.curves"),
     ("srlib.chapters",),
     ("srlib.book",),

@@ -15,6 +15,7 @@ from torch import nn
 
 import srlib
 from srlib.models import MODELS, check_colors, check_positive, check_scale
+from srlib.models import blocks
 
 #: LapSRN initialisations: ``"kaiming"`` (srlib's default: He-normal convs with zero bias, bilinear image
 #: upsampler, PyTorch's default for the feature deconv) and ``"port"`` (the PyTorch port's: conv weights
@@ -54,6 +55,46 @@ class PyramidLevel(nn.Module):
         return feats, self.upsample_image(image) + self.residual(feats)
 
 
+#: where the FD heads go: ``"all"`` levels (deep supervision, as LapSRN's loss) or the ``"last"`` one
+FD_LEVELS = ("all", "last")
+
+
+def _check_fd_options(bins, levels, widths, class_module, tile, confine, prior, weight_norm) -> dict:
+    """The FD options of :class:`LapSRN`, checked (ValueErrors name the value and the remedy)."""
+    if not isinstance(weight_norm, bool):
+        raise ValueError(f"lapsrn: weight_norm={weight_norm!r} must be True or False")
+    if not isinstance(class_module, bool):
+        raise ValueError(f"lapsrn: class_module={class_module!r} must be True or False")
+    if bins == 0 and not isinstance(bins, bool):
+        if class_module or widths is not None:
+            raise ValueError(f"lapsrn: class_module={class_module!r}, fd_widths={widths!r} need the FD heads: "
+                             "give fd_bins=K too (K = 32 in document 001)")
+        return {"bins": 0, "levels": "all", "widths": (), "class_module": False, "tile": tile, "confine": confine,
+                "prior": 0.0}
+    bins = blocks.check_bins(bins, "lapsrn: fd_bins")
+    if levels not in FD_LEVELS:
+        raise ValueError(f"lapsrn: fd_levels={levels!r} is not one of {list(FD_LEVELS)}")
+    if confine not in blocks.FD_CONFINES:
+        raise ValueError(f"lapsrn: fd_confine={confine!r} is not one of {list(blocks.FD_CONFINES)}")
+    if widths is None:
+        widths = (3, 5, 7) if class_module else (5,)
+    widths = blocks.check_widths(widths, "lapsrn: fd_widths")
+    if class_module and len(widths) < 2:
+        raise ValueError(f"lapsrn: fd_widths={list(widths)} with class_module=True: the Class-Module chooses among "
+                         "at least two widths (the document's are [3, 5, 7])")
+    if not class_module and len(widths) != 1:
+        raise ValueError(f"lapsrn: fd_widths={list(widths)} without the Class-Module: give one fixed width (the "
+                         "document's CS loss: [5]) or class_module=True")
+    if isinstance(tile, bool) or not isinstance(tile, int) or tile < 4 or tile % 4:
+        raise ValueError(f"lapsrn: class_tile={tile!r} must be a positive multiple of 4 (the Class-Module's first "
+                         "convolution has stride 4); ClassSR uses 32")
+    if isinstance(prior, bool) or not isinstance(prior, (int, float)) or not (math.isfinite(prior) and prior >= 0):
+        raise ValueError(f"lapsrn: fd_prior={prior!r} must be a finite number >= 0 (1: the heads start from the "
+                         "bin of the level's own output; 0: from the features alone)")
+    return {"bins": bins, "levels": levels, "widths": widths, "class_module": class_module, "tile": tile,
+            "confine": confine, "prior": float(prior)}
+
+
 @MODELS.register("lapsrn")
 class LapSRN(nn.Module):
     """Feature-extraction branch (``depth`` convs per level at the level's input resolution,
@@ -65,18 +106,51 @@ class LapSRN(nn.Module):
     ``scale`` must be a power of 2; ``depth`` and ``n_feats`` set the size of every level.
 
     ``bias=False`` drops every bias (the PyTorch port has none); ``init`` is one of :data:`INITS`.
-    The defaults (``bias=True``, ``init="kaiming"``) build the network of every committed run:
-    same modules, state-dict keys and initialisation as before these options existed. The port is
+    The defaults (``bias=True``, ``init="kaiming"``, no FD parts, no weight norm) build the network of every
+    committed run: same modules, state-dict keys and initialisation as before these options existed. The port is
     ``scale=4, colors=1, depth=10, n_feats=64, bias=False`` (:data:`PORT_CONFIG`, 870,112 weights),
     with the same forward: level l gives ``HR_l = upsample_image(HR_{l-1}) + residual(F_l)``,
     ``F_l = features(F_{l-1})``, ``F_0 = LReLU(head(x))``, ``HR_0 = x``.
+
+    **FD parts** (document 001, the fine-grained dynamic loss; trained jointly with the network, so they are
+    the model's, see :mod:`srlib.losses`; the losses are ``srlib.losses.fdloss``):
+
+    * ``fd_bins`` = K > 0 adds a 1x1 head ``n_feats -> colors * K`` (with bias; :class:`srlib.models.blocks.BinHead`,
+      an ``nn.Linear`` over the channels, the same function as a 1x1 convolution) on the upsampled features
+      F_l of each level in ``fd_levels`` (``"all"``: every level, LapSRN's deep supervision, our choice;
+      ``"last"``: the last level only): per-pixel K-way logits, to which ``fd_prior`` (default 1) x the bin
+      prior of the level's own unconfined output y is added, -((y - A_i) / bin width)^2 with y detached (up to a
+      per-pixel constant that no softmax or argmax sees). The predicted bin is their argmax, and that level's
+      output is ``HR_l`` confined to the anchor area around it (:func:`srlib.models.blocks.confine`,
+      ``fd_confine`` = ``"soft"`` or ``"hard"``). The next level builds on the unconfined ``HR_l`` (the
+      confinement is an output projection; the pyramid itself is LapSRN's): our choice, the document is silent.
+    * Why the prior (our choice; the document only says q "results from the output of the trained network"): in
+      LapSRN the absolute intensity is carried by the image branch, F_l carries the residual detail, so a head on
+      F_l alone (``fd_prior=0``, the reading of ``../shared/docs/AUTHORS_CODE.md`` 001 section 6) must learn to
+      bin the intensity from features that barely hold it; in short CPU runs it stayed near chance and the
+      confinement to wrong areas pulled the output far below the baseline. With the prior the heads start from
+      the bin of y (where the regression already is) and learn to move it; ``fd_prior=0`` is kept for the ablation.
+    * ``class_module=True`` adds the Class-Module (:class:`srlib.models.blocks.ClassModule`, one class per
+      ``class_tile`` x ``class_tile`` LR sub-image) choosing the area width among ``fd_widths`` (default
+      ``(3, 5, 7)`` bins, the document's). Training mode: the output is the mixture of the confined outputs by
+      the Class-Module's probabilities (ClassSR's soft mixture, so the regression loss reaches the Class-Module);
+      eval mode: the width of its argmax. Without it (``"CS loss"``), one fixed width: ``fd_widths`` of one
+      element, default ``(5,)``.
+    * The FD parts are created after the SR network is initialised, so under one seed the network starts from
+      the same weights with and without them (paired runs differ only by the FD parts).
+
+    ``weight_norm=True`` puts weight normalisation (``torch.nn.utils.parametrizations.weight_norm``) on every
+    convolution and transposed convolution, the FD ones included (document 001: "weight normalization in all
+    convolutional layers"), after initialisation, so the initial weights are unchanged.
     """
 
     pre_upsample = False
     paper_colors = 1
 
     def __init__(self, scale: int = 2, colors: int = 3, depth: int = 10, n_feats: int = 64, bias: bool = True,
-                 init: str = "kaiming"):
+                 init: str = "kaiming", fd_bins: int = 0, fd_levels: str = "all", fd_widths=None,
+                 class_module: bool = False, class_tile: int = 32, fd_confine: str = "soft", fd_prior: float = 1.0,
+                 weight_norm: bool = False):
         super().__init__()
         self.scale = check_scale("lapsrn", scale, (2, 4, 8, 16))
         self.colors = check_colors("lapsrn", colors)
@@ -85,12 +159,22 @@ class LapSRN(nn.Module):
             raise ValueError(f"lapsrn: bias={bias!r} must be True or False")
         if init not in INITS:
             raise ValueError(f"lapsrn: init={init!r} is not one of {list(INITS)}")
+        fd = _check_fd_options(fd_bins, fd_levels, fd_widths, class_module, class_tile, fd_confine, fd_prior,
+                               weight_norm)
         self.n_levels = int(round(math.log2(self.scale)))
         self.head = nn.Sequential(nn.Conv2d(colors, n_feats, 3, padding=1, bias=bias), nn.LeakyReLU(0.2, inplace=True))
         self.levels = nn.ModuleList(PyramidLevel(colors, n_feats, depth, bias=bias) for _ in range(self.n_levels))
         if init == "port":
             self._init_port()
-            return
+        else:
+            self._init_kaiming()
+        self._add_fd(n_feats, **fd)
+        if weight_norm:
+            self._apply_weight_norm()
+
+    def _init_kaiming(self) -> None:
+        """srlib's initialisation (see :data:`INITS`)."""
+        colors = self.colors
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, a=0.2, nonlinearity="leaky_relu")
@@ -117,8 +201,77 @@ class LapSRN(nn.Module):
                 if m.bias is not None:
                     m.bias.zero_()
 
+    def _add_fd(self, n_feats: int, bins: int, levels: tuple, widths: tuple, class_module: bool, tile: int,
+                confine: str, prior: float) -> None:
+        """The FD heads and the Class-Module (nothing when ``bins == 0``: the modules of every committed run)."""
+        self.fd_bins = bins
+        self.fd_confine = confine
+        self.fd_prior = prior
+        self.fd_widths = widths
+        self.fd_level_ids = tuple(range(self.n_levels)) if levels == "all" else (self.n_levels - 1,)
+        self.fd_half = tuple(w // 2 for w in widths)  # m per class: half-widths in bins
+        self.class_module = None
+        if not bins:
+            self.fd_level_ids = ()
+            return
+        self.register_buffer("fd_half_widths", torch.tensor([w // 2 for w in widths], dtype=torch.long),
+                             persistent=False)
+        # K innermost: on the CPU a 1x1 convolution at batch 1 and a softmax or argmax along a strided channel
+        # dimension are several times slower (benchmarks/fdloss_overhead.py)
+        self.fd_heads = nn.ModuleDict({str(l): blocks.BinHead(n_feats, self.colors, bins, prior)
+                                       for l in self.fd_level_ids})
+        if class_module:
+            self.class_module = blocks.ClassModule(self.colors, classes=len(widths), tile=tile)
+
+    def _apply_weight_norm(self) -> None:
+        from torch.nn.utils.parametrizations import weight_norm
+
+        heads = list(self.fd_heads.values()) if self.fd_bins else []
+        for m in list(self.modules()):
+            if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)) or m in heads:
+                weight_norm(m)
+
+    def forward_fd(self, lr: torch.Tensor, last_only: bool = False) -> dict:
+        """Every output the FD losses need, for any LapSRN (without FD parts: the raw levels only).
+
+        ``{"levels": [per level {"raw": HR_l, "out": the level's output (confined where the level has a head),
+        "logits": (N, colors, H, W, K) or None, "bins": argmax bins (N, colors, H, W) or None}],
+        "class_logits": (N, M, th, tw) or None, "class_probs": their softmax or None}``.
+        ``out`` mixes the widths by the class probabilities in training mode and takes their argmax in eval mode.
+        ``last_only``: run the head of the last level only (what :meth:`forward` needs: the next level builds on
+        the unconfined image, so the other heads do not change the SR output).
+        """
+        class_logits = class_probs = None
+        if self.class_module is not None:
+            class_logits = self.class_module(lr)
+            class_probs = torch.softmax(class_logits.float(), dim=1)
+        feats, image, levels = self.head(lr), lr, []
+        for l, level in enumerate(self.levels):
+            feats, image = level(feats, image)
+            entry = {"raw": image, "out": image, "logits": None, "bins": None}
+            if l in self.fd_level_ids and (not last_only or l == self.n_levels - 1):
+                logits = self.fd_heads[str(l)](feats, image)
+                bins = logits.detach().argmax(dim=-1)
+                entry.update(logits=logits, bins=bins, out=self._confine_level(image, bins, class_probs, 2 ** (l + 1)))
+            levels.append(entry)
+        return {"levels": levels, "class_logits": class_logits, "class_probs": class_probs}
+
+    def _confine_level(self, image, bins, class_probs, factor: int) -> torch.Tensor:
+        h, w = image.shape[-2:]
+        if class_probs is None:  # one fixed width ("CS loss")
+            return blocks.confine(image, bins, self.fd_half[0], self.fd_bins, self.fd_confine)
+        pixels = self.class_module.tile * factor
+        if self.training:  # ClassSR's soft mixture of the branches, per sub-image
+            probs = blocks.tile_map(class_probs, pixels, h, w).to(image.dtype)
+            return sum(probs[:, c:c + 1] * blocks.confine(image, bins, m, self.fd_bins, self.fd_confine)
+                       for c, m in enumerate(self.fd_half))
+        choice = blocks.tile_map(class_probs.argmax(dim=1, keepdim=True), pixels, h, w)
+        return blocks.confine(image, bins, self.fd_half_widths[choice], self.fd_bins, self.fd_confine)
+
     def forward_levels(self, lr: torch.Tensor) -> list[torch.Tensor]:
-        """SR images of every level: ``[x2, x4, ...]`` (the last one has ``self.scale``)."""
+        """SR images of every level: ``[x2, x4, ...]`` (the last one has ``self.scale``); confined ones with FD parts."""
+        if self.fd_bins:
+            return [e["out"] for e in self.forward_fd(lr)["levels"]]
         feats, image, outputs = self.head(lr), lr, []
         for level in self.levels:
             feats, image = level(feats, image)
@@ -126,6 +279,8 @@ class LapSRN(nn.Module):
         return outputs
 
     def forward(self, lr: torch.Tensor) -> torch.Tensor:
+        if self.fd_bins:
+            return self.forward_fd(lr, last_only=True)["levels"][-1]["out"]
         return self.forward_levels(lr)[-1]
 
 
