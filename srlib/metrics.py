@@ -323,6 +323,43 @@ def y_ssim(sr, hr, scale) -> float:
     return ssim(_y_of(sr), _y_of(hr), shave=shave_of(scale))
 
 
+@register_metric("psnr_rgb_div2k")
+def rgb_psnr_div2k(sr, hr, scale) -> float:
+    """EDSR-PyTorch's validation PSNR on DIV2K (``benchmark=False`` in its ``calc_psnr``): on RGB, peak 255,
+    ``scale + 6`` pixels shaved. The PSPL paper's Fig. 4 threshold (34.4 dB) is this number; RGB models only."""
+    sr, hr = np.asarray(sr), np.asarray(hr)
+    if sr.ndim != 3 or hr.ndim != 3:
+        raise ValueError("psnr_rgb_div2k: needs (H, W, 3) RGB images (an RGB model); Y-channel models have no RGB output")
+    return psnr_rgb(sr, np.round(hr).astype(np.uint8) if hr.dtype != np.uint8 else hr, shave=shave_of(scale) + 6)
+
+
+def _rgb_set(images, who):
+    """The set as uint8 (H, W, 3) RGB for Inception; the Y-channel protocol's 2-D images are refused."""
+    out = [np.asarray(a) for a in images]
+    for a in out:
+        if a.ndim != 3 or a.shape[2] != 3 or a.dtype != np.uint8:
+            raise ValueError(f"{who}: needs uint8 (H, W, 3) RGB images (RGB models), got {a.dtype} {a.shape}; "
+                             f"FID/KID are not defined here for Y-channel models")
+    return out
+
+
+@register_metric("fid", set_level=True)
+def set_fid(srs, hrs, scale) -> float:
+    """FID of the SR set against the HR set (:func:`srlib.fid.fid`: pytorch-fid's Inception, pool3, each image
+    resized bilinearly to 299x299 as ``python -m pytorch_fid`` does; ``scale`` unused). Biased at small N."""
+    from . import fid
+
+    return fid.fid(_rgb_set(srs, "fid"), _rgb_set(hrs, "fid"))
+
+
+@register_metric("kid", set_level=True)
+def set_kid(srs, hrs, scale) -> float:
+    """KID (unbiased, polynomial kernel) of the SR set against the HR set, from the same features as ``fid``."""
+    from . import fid
+
+    return fid.kid(_rgb_set(srs, "kid"), _rgb_set(hrs, "kid"))
+
+
 def evaluate_sr(sr_rgb_uint8, hr_rgb_uint8, scale: int) -> dict:
     """PSNR and SSIM on float Y (``rgb2ycbcr``) with ``ceil(scale)`` pixels shaved; 2-D inputs are taken as Y."""
     sr, hr = np.asarray(sr_rgb_uint8), np.asarray(hr_rgb_uint8)

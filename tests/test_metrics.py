@@ -234,8 +234,23 @@ def test_metrics_registry_holds_the_book_protocol():
     y_sr, y_hr = sr[..., 0], hr[..., 0].astype(np.float64)  # Y models: 2-D images are Y
     assert metrics.METRICS.get("psnr")(y_sr, y_hr, 2) == psnr(y_sr, y_hr, shave=2)
     assert not any(metrics.is_set_level(metrics.METRICS.get(n)) for n in ("psnr", "ssim"))
-    with pytest.raises(KeyError, match="unknown metric 'fid'; known metrics: psnr, ssim"):
-        metrics.METRICS.get("fid")
+    assert all(metrics.is_set_level(metrics.METRICS.get(n)) for n in ("fid", "kid"))
+    with pytest.raises(KeyError, match="unknown metric 'lpips'; known metrics: .*psnr.*ssim"):
+        metrics.METRICS.get("lpips")
+
+
+def test_rgb_psnr_of_div2k_validation_shaves_scale_plus_6():
+    """EDSR-PyTorch's DIV2K validation PSNR (the PSPL paper's 34.4 dB threshold): RGB, shave scale + 6."""
+    rng = np.random.default_rng(2)
+    hr = rng.integers(0, 256, (40, 36, 3), dtype=np.uint8)
+    sr = hr.copy()
+    sr[:8] = 0  # damage only inside the shaved band of x2 (2 + 6 = 8 rows)
+    assert metrics.METRICS.get("psnr_rgb_div2k")(sr, hr, 2) == math.inf
+    sr[8, 8, 0] = hr[8, 8, 0] ^ 1  # one value off by one just inside
+    want = metrics.psnr_rgb(sr[8:-8, 8:-8], hr[8:-8, 8:-8])
+    assert metrics.METRICS.get("psnr_rgb_div2k")(sr, hr, 2) == pytest.approx(want)
+    with pytest.raises(ValueError, match="RGB"):
+        metrics.METRICS.get("psnr_rgb_div2k")(sr[..., 0], hr[..., 0].astype(np.float64), 2)
 
 
 def test_psnr_rgb():

@@ -25,8 +25,29 @@ def conv(cin, cout, k, bias=True):
     return cin * cout * k * k + (cout if bias else 0)
 
 
+# same-size networks (scale 1: LR already on the HR grid, the multiblock report's RealSR pairs)
+SAME_SIZE = {
+    "multiblock-block": dict(n_rcab=2, n_feats=8, reduction=4),
+    "multiblock": dict(n_blocks=2, n_rcab=1, n_feats=8, reduction=4),
+    "multiblock-toy-block": dict(n_feats=8, n_convs=2),
+    "multiblock-toy": dict(n_feats=8, n_convs=2),
+}
+
+
 def test_every_registered_model_is_covered():
-    assert set(list_models()) == set(LITE)
+    assert set(list_models()) == set(LITE) | set(SAME_SIZE)
+
+
+@pytest.mark.parametrize("name", sorted(SAME_SIZE))
+def test_same_size_models_keep_the_grid_and_train(name):
+    model = build(name, scale=1, colors=3, **SAME_SIZE[name])
+    x = torch.rand(2, 3, 9, 7)
+    y = model(x)
+    assert y.shape == x.shape and torch.isfinite(y).all()
+    y.square().mean().backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())
+    with pytest.raises(ValueError, match="scale"):
+        build(name, scale=2, **SAME_SIZE[name])
 
 
 @pytest.mark.parametrize("name", sorted(LITE))

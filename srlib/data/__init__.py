@@ -9,8 +9,14 @@ The package re-exports the public names of its modules, so ``from srlib import d
     :func:`hr_images`, :func:`lr_pairs` and the bicubic LR cache, :func:`labelled_images`.
 ``srlib.data.sampler``
     :class:`PatchSampler` (training patches).
+``srlib.data.realsr``
+    :class:`RealSR` (the checked real LR/HR pairs of a split) and :func:`realsr_split` (the fixed
+    train/test rule that keeps both cameras on each side).
 ``srlib.data.files``
-    :func:`verify` against MANIFEST.tsv, :func:`pixel_sha256`, :func:`fetch` (download and unpack).
+    :func:`verify` against MANIFEST.tsv (or a labelled set's labels file), :func:`pixel_sha256`, :func:`fetch`
+    (download and unpack).
+``srlib.data.labelled``
+    :func:`load_labelled`: a labelled set (imagewoof320) checked and loaded as RGB images with class ids.
 ``srlib.data.cli``
     the ``python -m srlib data`` command.
 
@@ -29,6 +35,7 @@ from srlib.data.datasets import (
     GrayscaleImageWarning,
     ImageConversionWarning,
     cache_dir,
+    check_labels,
     data_roots,
     dataset_dir,
     find_root,
@@ -44,6 +51,8 @@ from srlib.data.datasets import (
     spec,
 )
 from srlib.data.files import fetch, manifest_path, pixel_sha256, verify
+from srlib.data.labelled import LabelledImage, load_labelled
+from srlib.data.realsr import RealSR, camera_of, load_pair, realsr_split
 from srlib.data.sampler import PatchSampler, item_shape
 
 __all__ = [
@@ -56,8 +65,12 @@ __all__ = [
     "DatasetSpec",
     "GrayscaleImageWarning",
     "ImageConversionWarning",
+    "LabelledImage",
     "PatchSampler",
+    "RealSR",
     "cache_dir",
+    "check_labels",
+    "camera_of",
     "data_roots",
     "dataset_dir",
     "fetch",
@@ -68,11 +81,14 @@ __all__ = [
     "list_images",
     "list_pairs",
     "load_image",
+    "load_labelled",
+    "load_pair",
     "lr_cache_path",
     "lr_pairs",
     "manifest_path",
     "pixel_sha256",
     "prepare_lr_cache",
+    "realsr_split",
     "save_png",
     "spec",
     "verify",

@@ -523,8 +523,27 @@ def prepare_lr_cache(name: str, scale, progress: bool = True) -> int:
     return stats.get("computed", 0)
 
 
-def labelled_images(name: str, split: str | None = None) -> list[tuple[Path, int]]:
-    """[(path, class_id)] of a "labelled" dataset from its labels file, optionally one ``split``."""
+#: columns a labels file must have; per-class columns (one value per class folder) checked when present
+LABEL_COLUMNS = ("relative_path", "split", "class_id")
+PER_CLASS_COLUMNS = ("wnid", "class_name", "imagenet1k_index")
+
+
+def check_labels(name: str) -> list[dict]:
+    """The rows of a "labelled" dataset's labels file, checked against the files on disk; DataError naming
+    the file otherwise.
+
+    Checked: the required columns (:data:`LABEL_COLUMNS`); each file listed once; every listed file present
+    and no image file (``pattern``) that is not listed; ``class_id`` an integer, one per class folder (the
+    folder above the file, the wnid for imagewoof320), distinct folders distinct ids, and with the registry's
+    ``"class_ids": "sorted-folders"`` equal to the folder's rank in sorted order (imagewoof320: 0-9 in
+    sorted-wnid order); a ``wnid`` column equal to the folder; other per-class columns
+    (:data:`PER_CLASS_COLUMNS`) constant within a folder; ``split`` equal to the top folder of a
+    ``split/class/file`` path; the row count equal to the registry's ``count``. File checksums are
+    :func:`srlib.data.verify`'s (it runs this first). Each row is returned as a dict with an int ``class_id``
+    and its ``line`` in the file.
+    """
+    from collections import Counter
+
     s = spec(name)
     if s.kind != "labelled" or not s.labels:
         raise DataError(f"dataset {s.name} is of kind {s.kind!r} and has no labels file; use list_images({s.name!r})")
@@ -533,12 +552,80 @@ def labelled_images(name: str, split: str | None = None) -> list[tuple[Path, int
     if not lpath.is_file():
         raise DataError(f"dataset {s.name}: labels file {lpath} is missing; {_remedy(s)}")
     with open(lpath, newline="") as f:
-        rows = list(csv.DictReader(f, delimiter="\t"))
-    try:
-        out = [(base / r["relative_path"], int(r["class_id"])) for r in rows if split is None or r["split"] == split]
-    except (KeyError, ValueError) as e:
-        raise DataError(f"{lpath} needs columns relative_path, split and integer class_id ({e}); restore the original file") from e
+        reader = csv.DictReader(f, delimiter="\t")
+        lacking = [c for c in LABEL_COLUMNS if c not in (reader.fieldnames or ())]
+        if lacking:
+            raise DataError(f"{lpath} lacks the column(s) {', '.join(lacking)} (has {reader.fieldnames}); "
+                            f"restore the original file")
+        rows = [dict(r, line=n) for n, r in enumerate(reader, start=2)]
+    seen: dict[str, int] = {}
+    for r in rows:
+        rel = r["relative_path"] or ""
+        if not rel or rel in seen:
+            what = "an empty relative_path" if not rel else f"{base / rel} a second time (first on line {seen[rel]})"
+            raise DataError(f"{lpath} line {r['line']} lists {what}; restore the original file")
+        seen[rel] = r["line"]
+        try:
+            r["class_id"] = int(r["class_id"])
+        except (TypeError, ValueError):
+            raise DataError(f"{lpath} line {r['line']}: class_id {r['class_id']!r} of {base / rel} is not an integer; "
+                            f"correct the row or restore the original file") from None
+    missing = [rel for rel in seen if not (base / rel).is_file()]
+    if missing:
+        raise DataError(f"dataset {s.name}: {base / missing[0]} is listed in {lpath} (line {seen[missing[0]]}) but "
+                        f"missing ({len(missing)} missing file(s)); {_remedy(s)}")
+    extra = [p for p in _glob(base, s.pattern) if p.relative_to(base).as_posix() not in seen]
+    if extra:
+        raise DataError(f"dataset {s.name}: {extra[0]} is not listed in {lpath} ({len(extra)} unlisted file(s)); "
+                        f"remove it, or restore the original labels file if it belongs to the set")
+
+    def folder(r):
+        return Path(r["relative_path"]).parent.name
+
+    folders = sorted({folder(r) for r in rows})
+    if s.extra.get("class_ids") == "sorted-folders":
+        expected = {w: k for k, w in enumerate(folders)}
+        why = "class ids are the class folders' ranks in sorted order"
+    else:
+        expected = {w: Counter(r["class_id"] for r in rows if folder(r) == w).most_common(1)[0][0] for w in folders}
+        why = "the id of most files in that folder"
+        dup = Counter(expected.values())
+        clash = sorted(w for w in folders if dup[expected[w]] > 1)
+        if clash:
+            raise DataError(f"{lpath}: class folders {', '.join(clash)} share class_id {expected[clash[0]]}; "
+                            f"correct the rows or restore the original file")
+    per_class = {c: {w: Counter(r[c] for r in rows if folder(r) == w).most_common(1)[0][0] for w in folders}
+                 for c in PER_CLASS_COLUMNS if c in rows[0] and c != "wnid"} if rows else {}
+    for r in rows:
+        w, path = folder(r), base / r["relative_path"]
+        if r["class_id"] != expected[w]:
+            raise DataError(f"{lpath} line {r['line']}: {path} has class_id {r['class_id']}, but its class folder {w} "
+                            f"is class {expected[w]} ({why}); correct the row or restore the original file")
+        if "wnid" in r and r["wnid"] != w:
+            raise DataError(f"{lpath} line {r['line']}: {path} has wnid {r['wnid']!r} but lies in folder {w}; "
+                            f"correct the row or move the file")
+        for c, want in per_class.items():
+            if r[c] != want[w]:
+                raise DataError(f"{lpath} line {r['line']}: {path} has {c} {r[c]!r}, the other files of {w} have "
+                                f"{want[w]!r}; correct the row or restore the original file")
+        parts = Path(r["relative_path"]).parts
+        if len(parts) == 3 and parts[0] != r["split"]:
+            raise DataError(f"{lpath} line {r['line']}: {path} has split {r['split']!r} but lies in folder {parts[0]}/; "
+                            f"correct the row or move the file")
+    if len(rows) != s.count:
+        raise DataError(f"{lpath} has {len(rows)} rows, dataset {s.name} has {s.count} images; restore the original "
+                        f"labels file (or the registry entry)")
+    return rows
+
+
+def labelled_images(name: str, split: str | None = None) -> list[tuple[Path, int]]:
+    """[(path, class_id)] of a "labelled" dataset from its labels file (checked by :func:`check_labels`:
+    missing, unlisted or mislabelled files raise DataError naming them), optionally one ``split``.
+    :func:`srlib.data.load_labelled` also checks the checksums and loads the images."""
+    base = dataset_dir(name)
+    rows = check_labels(name)
+    out = [(base / r["relative_path"], r["class_id"]) for r in rows if split is None or r["split"] == split]
     if not out:
-        splits = sorted({r.get("split", "") for r in rows})
-        raise DataError(f"{lpath} has no rows for split {split!r}; splits there: {', '.join(splits)}")
+        splits = sorted({r["split"] for r in rows})
+        raise DataError(f"{base / spec(name).labels} has no rows for split {split!r}; splits there: {', '.join(splits)}")
     return out

@@ -60,7 +60,9 @@ def pixel_sha256(path: Path) -> str:
 def verify(name: str, use_stamp: bool = True) -> dict:
     """Check every file of ``name`` against MANIFEST.tsv (file sha256, else pixel sha256).
 
-    Without manifest rows for the dataset (e.g. a fetched DIV2K) only the file count is checked.
+    Without manifest rows for the dataset (e.g. a fetched DIV2K) only the file count is checked. A labelled
+    dataset (imagewoof320) is checked against its labels file: :func:`srlib.data.check_labels` first (missing,
+    unlisted and mislabelled files), then the ``sha256`` column.
     Success is stamped under <cache>/verified/ keyed by file sizes and mtimes, so a second call
     does not rehash. Returns {"name", "files", "checked": "sha256"|"count", "cached": bool}.
     Raises DataError naming the first bad or missing file and what to do.
@@ -73,6 +75,8 @@ def verify(name: str, use_stamp: bool = True) -> dict:
     root = find_root(s.name)
     if root is None:
         dataset_dir(s.name)  # raises the missing-dataset error
+    if s.kind == "labelled" and s.labels:  # missing, unlisted, mislabelled files: an error naming the file
+        _ds.check_labels(s.name)
     files = list_images(s.name)
     if s.kind == "pairs":
         files = [p for pair in list_pairs(s.name) for p in pair]
