@@ -17,6 +17,7 @@ COMMANDS = {
     "complexity": ("srlib.complexity", "parameters, Mult-Adds (720p output) and receptive field of models"),
     "train": ("srlib.runs", "train a model from a config (through the run store)"),
     "eval": ("srlib.runs", "evaluate a trained run or checkpoint on test sets"),
+    "reproduce": ("srlib.runs", "retrain a committed run from an empty store and compare it with the committed one"),
     "book": ("srlib.book", "execute the chapters with papermill and build the HTML book"),
 }
 

@@ -7,6 +7,8 @@
   ``selected_index`` is ``jslink``-ed to the controls, so switching happens in the browser: it works
   in JupyterLab and in the static HTML book (widget state embedded by papermill/nbclient and
   myst-nb, rendered by the vendored ``@jupyter-widgets/html-manager``) without a kernel.
+* :func:`panel_viewer` — the same for a figure of several panels, each over only the axes it
+  depends on (the page holds the sum of the panels' frames, not their product); shared controls.
 * :func:`side_by_side` — a row of images with titles (matplotlib).
 * :func:`crop_compare` — LR (nearest-upsampled) / bicubic / HR crops of the same region.
 """
@@ -23,9 +25,10 @@ import numpy as np
 
 
 PROVENANCE_KEYS = ("model", "iterations", "data", "profile", "hardware")
-METRIC_DECIMALS = {"psnr": 2, "ssim": 4}
+METRIC_DECIMALS = {"psnr": 2, "ssim": 4, "psnr_rgb_div2k": 2}
 #: name and unit of each metric a chapter may be asked for: text and axis labels follow the metric
-METRIC_NAMES = {"psnr": ("PSNR", "dB"), "ssim": ("SSIM", "")}
+METRIC_NAMES = {"psnr": ("PSNR", "dB"), "ssim": ("SSIM", ""),
+                "psnr_rgb_div2k": ("RGB PSNR (shave scale+6)", "dB")}
 
 
 def _metric(metric: str) -> tuple[str, str]:
@@ -189,12 +192,29 @@ def _as_uint8_image(img, what: str = "frame") -> np.ndarray:
     return arr
 
 
-def png_bytes(img) -> bytes:
-    """PNG encoding of an image (uint8, or float in [0, 1])."""
+def png_bytes(img, palette: bool = False) -> bytes:
+    """PNG encoding of an image (uint8, or float in [0, 1]).
+
+    ``palette=True`` stores an RGB image as an indexed (8-bit palette) PNG, about a third of the
+    size: exact when it has at most 256 colours (colour-mapped panels, plots, text), otherwise
+    quantised to an adaptive 256-colour palette without dithering (lossy; photographs should stay RGB).
+    """
     from PIL import Image as PILImage
 
+    arr = _as_uint8_image(img)
+    pil = PILImage.fromarray(arr)
+    if palette and arr.ndim == 3 and arr.shape[2] == 3:
+        packed = (arr[..., 0].astype(np.uint32) << 16) | (arr[..., 1].astype(np.uint32) << 8) | arr[..., 2]
+        colours, index = np.unique(packed.ravel(), return_inverse=True)
+        if len(colours) <= 256:
+            h, w = packed.shape
+            pil = PILImage.frombytes("P", (w, h), index.astype(np.uint8).tobytes())
+            rgb = np.stack([(colours >> 16) & 255, (colours >> 8) & 255, colours & 255], axis=1).astype(np.uint8)
+            pil.putpalette(rgb.ravel().tolist())
+        else:
+            pil = pil.quantize(colors=256, method=PILImage.Quantize.MEDIANCUT, dither=PILImage.Dither.NONE)
     buf = io.BytesIO()
-    PILImage.fromarray(_as_uint8_image(img)).save(buf, format="PNG", optimize=True)
+    pil.save(buf, format="PNG", optimize=True)
     return buf.getvalue()
 
 
@@ -353,14 +373,92 @@ def _normalise_axes(frames, labels, axes):
     return axes, table
 
 
+def _axis_control(name: str, values: Sequence, kind: str | None, index: int, who: str = "frame_viewer"):
+    """The control of one axis (slider for numbers, dropdown otherwise, unless ``kind`` says), at ``index``."""
+    import ipywidgets as W
+
+    kind = kind or ("slider" if all(isinstance(v, (int, float, np.number)) and not isinstance(v, bool)
+                                    for v in values) else "dropdown")
+    if kind == "slider":
+        control = W.SelectionSlider(options=[str(v) for v in values], value=str(values[index]), description=name,
+                                    continuous_update=True, style={"description_width": "initial"},
+                                    layout=W.Layout(width="250px", min_width="200px"))
+    elif kind == "dropdown":
+        control = W.Dropdown(options=[(str(v), i) for i, v in enumerate(values)], value=index, description=name,
+                             style={"description_width": "initial"})
+    else:
+        raise ValueError(f"{who}: control for {name!r} must be 'slider' or 'dropdown', got {kind!r}")
+    control.add_class("srlib-frame-control")
+    return control
+
+
+def _initial_indices(axes, initial, who: str) -> dict:
+    """``{axis: index}`` of the values shown first: index 0 unless ``initial`` names a value."""
+    values = dict(axes)
+    initial = dict(initial or {})
+    unknown = set(initial) - set(values)
+    if unknown:
+        raise ValueError(f"{who}: initial names unknown axes {sorted(unknown)}; axes are {list(values)}")
+    out = {name: 0 for name in values}
+    for name, value in initial.items():
+        if value not in list(values[name]):
+            raise ValueError(f"{who}: initial value {value!r} of axis {name!r} is not one of {list(values[name])}")
+        out[name] = list(values[name]).index(value)
+    return out
+
+
+def _stack_tree(order, axis_values, leaf, start: dict, stacks: dict, prefix: tuple = ()):
+    """Nested ``Stack`` widgets over the axes ``order`` (outermost first), the ``leaf(key)`` widgets at the
+    bottom (``key`` = values in ``order``); every stack is appended to ``stacks[axis]`` and opens at ``start[axis]``."""
+    import ipywidgets as W
+
+    name = order[len(prefix)]
+    if len(prefix) == len(order) - 1:
+        children = [leaf(prefix + (v,)) for v in axis_values[name]]
+    else:
+        children = [_stack_tree(order, axis_values, leaf, start, stacks, prefix + (v,)) for v in axis_values[name]]
+    stack = W.Stack(children=children, selected_index=start[name])
+    stacks[name].append(stack)
+    return stack
+
+
+def _controls_and_links(axes, controls, start, stacks, who: str):
+    import ipywidgets as W
+
+    controls = dict(controls or {})
+    unknown = set(controls) - {name for name, _ in axes}
+    if unknown:
+        raise ValueError(f"{who}: controls names unknown axes {sorted(unknown)}; axes are {[n for n, _ in axes]}")
+    widgets, links = [], []
+    for name, values in axes:
+        control = _axis_control(name, values, controls.get(name), start[name], who)
+        for stack in stacks[name]:
+            links.append(W.jslink((control, "index"), (stack, "selected_index")))
+        widgets.append(control)
+    return widgets, links
+
+
+def _viewer_box(widgets, body, title):
+    import ipywidgets as W
+
+    # controls wrap onto several lines rather than squeezing the sliders' tracks to nothing
+    bar = W.HBox(widgets, layout=W.Layout(flex_flow="row wrap", column_gap="1.5em"))
+    viewer = W.VBox(([W.HTML(f"<b>{title}</b>")] if title else []) + [bar, body])
+    viewer.add_class("srlib-frame-viewer-box")
+    return viewer
+
+
 def frame_viewer(frames, labels: Sequence | None = None, *, axes=None, controls: Mapping[str, str] | None = None,
-                 width: int | None = None, title: str | None = None):
+                 width: int | None = None, title: str | None = None, initial: Mapping | None = None,
+                 palette: bool = False):
     """An interactive viewer over precomputed frames that needs no kernel.
 
     One axis: ``frame_viewer([img0, img1, ...], labels=["a", "b", ...])``.
     Several axes: ``frame_viewer({(v1, v2): img, ...}, axes={"image": [...], "scale": [2, 3, 4]})``
     (every combination needs a frame). Each axis gets a control: a slider when its values are all
     numbers, a dropdown otherwise (override with ``controls={"axis": "slider" | "dropdown"}``).
+    ``initial={"axis": value}`` opens on that value (default: each axis's first); ``palette=True``
+    stores the frames as palette PNGs (:func:`png_bytes`).
 
     Built as nested ``Stack`` widgets (one level per axis) whose ``selected_index`` is ``jslink``-ed
     to the axis's control, so switching frames happens in the browser; the state is stored in the
@@ -371,50 +469,101 @@ def frame_viewer(frames, labels: Sequence | None = None, *, axes=None, controls:
     import ipywidgets as W
 
     axes, table = _normalise_axes(frames, labels, axes)
-    controls = dict(controls or {})
-    unknown = set(controls) - {name for name, _ in axes}
-    if unknown:
-        raise ValueError(f"frame_viewer: controls names unknown axes {sorted(unknown)}; axes are {[n for n, _ in axes]}")
     layout = W.Layout(width=f"{width}px") if width else W.Layout()
+    start = _initial_indices(axes, initial, "frame_viewer")
+    stacks: dict = {name: [] for name, _ in axes}
 
-    stacks_per_level: list[list] = [[] for _ in axes]
+    def leaf(key):
+        return W.Image(value=png_bytes(_as_uint8_image(table[key], f"frame {key}"), palette=palette),
+                       format="png", layout=layout)
 
-    def build(level: int, prefix: tuple):
-        name, values = axes[level]
-        if level == len(axes) - 1:
-            children = [W.Image(value=png_bytes(_as_uint8_image(table[prefix + (v,)], f"frame {prefix + (v,)}")),
-                                format="png", layout=layout) for v in values]
-        else:
-            children = [build(level + 1, prefix + (v,)) for v in values]
-        stack = W.Stack(children=children, selected_index=0)
-        stacks_per_level[level].append(stack)
-        return stack
-
-    root = build(0, ())
-    widgets, links = [], []
-    for level, (name, values) in enumerate(axes):
-        kind = controls.get(name) or ("slider" if all(isinstance(v, (int, float, np.number)) and not isinstance(v, bool)
-                                                     for v in values) else "dropdown")
-        options = [(str(v), i) for i, v in enumerate(values)]
-        if kind == "slider":
-            control = W.SelectionSlider(options=[str(v) for v in values], value=str(values[0]), description=name,
-                                        continuous_update=True, style={"description_width": "initial"},
-                                        layout=W.Layout(width="250px", min_width="200px"))
-        elif kind == "dropdown":
-            control = W.Dropdown(options=options, value=0, description=name, style={"description_width": "initial"})
-        else:
-            raise ValueError(f"frame_viewer: control for {name!r} must be 'slider' or 'dropdown', got {kind!r}")
-        for stack in stacks_per_level[level]:
-            links.append(W.jslink((control, "index"), (stack, "selected_index")))
-        control.add_class("srlib-frame-control")
-        widgets.append(control)
+    root = _stack_tree([name for name, _ in axes], dict(axes), leaf, start, stacks)
+    widgets, links = _controls_and_links(axes, controls, start, stacks, "frame_viewer")
     root.add_class("srlib-frame-viewer")
-    # controls wrap onto several lines rather than squeezing the sliders' tracks to nothing
-    bar = W.HBox(widgets, layout=W.Layout(flex_flow="row wrap", column_gap="1.5em"))
-    children = ([W.HTML(f"<b>{title}</b>")] if title else []) + [bar, root]
-    viewer = W.VBox(children)
-    viewer.add_class("srlib-frame-viewer-box")
+    viewer = _viewer_box(widgets, root, title)
     viewer.controls, viewer.stacks, viewer.links = widgets, root, links  # for tests and composition
+    return viewer
+
+
+def panel_viewer(rows: Sequence[Sequence], *, axes, controls: Mapping[str, str] | None = None,
+                 title: str | None = None, initial: Mapping | None = None):
+    """Like :func:`frame_viewer`, for a figure made of panels that each depend on some of the axes.
+
+    ``rows``: the layout, row by row. A row is a list of items side by side; an item is a panel, or a
+    list of items one under the other (whose lists are again rows, and so on). A panel is
+    ``{"name": str, "axes": [axis names], "frames": {(values of those axes, in that order): image},
+    "palette": bool (optional, :func:`png_bytes`)}``. ``axes`` = ``{name: [values]}`` of the whole
+    viewer, one control each, shown in this order; ``initial`` as in :func:`frame_viewer`.
+
+    A panel is a nested ``Stack`` over its own axes only (innermost = the axis with the most values,
+    which keeps the number of stacks and links small), linked to the shared controls; a panel with
+    no axes is a fixed image. So a part that does not depend on an axis is stored once, not once per
+    value: the page holds the sum of the panels' frames, not their product. Returns an
+    ``ipywidgets.VBox`` with attributes ``controls``, ``panels`` (``{name: widget}``, each with the CSS
+    classes ``srlib-frame-panel`` and ``srlib-frame-panel-<name>``) and ``links``; the panel grid has
+    the class ``srlib-frame-viewer``.
+    """
+    import ipywidgets as W
+
+    axes = list(axes.items()) if isinstance(axes, Mapping) else list(axes)
+    if not axes:
+        raise ValueError("panel_viewer: axes is empty")
+    axis_values = dict(axes)
+    for name, values in axes:
+        if len(values) == 0 or len(set(values)) != len(values):
+            raise ValueError(f"panel_viewer: axis {name!r} needs distinct values, got {list(values)}")
+    start = _initial_indices(axes, initial, "panel_viewer")
+    stacks: dict = {name: [] for name, _ in axes}
+    panels, used = {}, set()
+
+    def build_panel(panel: Mapping):
+        name, own = str(panel["name"]), list(panel.get("axes", ()))
+        if name in panels:
+            raise ValueError(f"panel_viewer: two panels are named {name!r}")
+        bad = [a for a in own if a not in axis_values]
+        if bad or len(set(own)) != len(own):
+            raise ValueError(f"panel_viewer: panel {name!r} has axes {own}; the viewer's axes are {list(axis_values)}")
+        used.update(own)
+        table = {(k if isinstance(k, tuple) else (k,)): f for k, f in panel["frames"].items()}
+        missing = [k for k in itertools.product(*(axis_values[a] for a in own)) if k not in table]
+        if missing:
+            raise ValueError(f"panel_viewer: panel {name!r} has no frame for {missing[:3]}"
+                             f"{' ...' if len(missing) > 3 else ''} ({len(missing)} missing)")
+        palette = bool(panel.get("palette", False))
+
+        def image(own_key):
+            return W.Image(value=png_bytes(_as_uint8_image(table[own_key], f"panel {name!r} frame {own_key}"),
+                                           palette=palette), format="png")
+        if not own:
+            widget = image(())
+        else:
+            order = sorted(own, key=lambda a: len(axis_values[a]))  # stable: ties keep the panel's order
+            position = [order.index(a) for a in own]
+            widget = _stack_tree(order, axis_values, lambda key: image(tuple(key[p] for p in position)), start, stacks)
+        widget.add_class("srlib-frame-panel")
+        widget.add_class(f"srlib-frame-panel-{name}")
+        panels[name] = widget
+        return widget
+
+    def spaced(children, margin: str):
+        for child in children[:-1]:  # ipywidgets' Layout has no gap for boxes: a margin after every child but the last
+            child.layout.margin = margin
+        return children
+
+    def layout(items, horizontal: bool):
+        children = [build_panel(item) if isinstance(item, Mapping) else layout(item, not horizontal) for item in items]
+        if horizontal:
+            return W.HBox(spaced(children, "0 12px 0 0"), layout=W.Layout(align_items="flex-start"))
+        return W.VBox(spaced(children, "0 0 8px 0"))
+
+    grid = W.VBox(spaced([layout(row, True) for row in rows], "0 0 8px 0"))
+    unused = [name for name, _ in axes if name not in used]
+    if unused:
+        raise ValueError(f"panel_viewer: no panel depends on axis {unused}; drop it or give it a panel")
+    widgets, links = _controls_and_links(axes, controls, start, stacks, "panel_viewer")
+    grid.add_class("srlib-frame-viewer")
+    viewer = _viewer_box(widgets, grid, title)
+    viewer.controls, viewer.panels, viewer.links = widgets, panels, links
     return viewer
 
 

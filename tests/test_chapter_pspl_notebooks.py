@@ -102,10 +102,23 @@ def test_fig4_text_and_labels_follow_the_metric():
 
 
 def test_fig4_threshold_uses_the_papers_value_at_the_paper_profile():
-    f4 = dict(_f4(), profile="paper")
+    # the paper's 34.4 dB is EDSR-PyTorch's DIV2K validation PSNR (RGB, shave scale + 6): only that metric
+    f4 = dict(_f4(), profile="paper", metric="psnr_rgb_div2k")
     th = convergence.fig4_threshold(f4, 0.5, bicubic=32.0)
     assert th["threshold"] == pytest.approx(34.4) and math.isnan(th["fraction"])
     assert th["floor_rule"] == "the paper's own threshold"
+    with pytest.raises(ValueError, match="psnr_rgb_div2k"):
+        convergence.fig4_threshold(dict(_f4(), profile="paper"), 0.5, bicubic=32.0)  # Y PSNR: refused
+
+
+def test_stable_final_reading_is_the_mean_of_the_last_evaluations():
+    assert convergence.stable_final([1.0, 2.0, 3.0, 4.0, 5.0, 6.0], last_k=2) == pytest.approx(5.5)
+    assert convergence.stable_final([3.0], last_k=5) == 3.0
+    with pytest.raises(ValueError, match="empty"):
+        convergence.stable_final([])
+    fin = convergence.fig4_final(_f4(), last_k=2)
+    row = fin["final"].set_index(["method", "seed"]).loc[("PSPL", 0)]
+    assert row["final"] == pytest.approx(34.5) and row["last"] == 35.0 and fin["last_k"] == 2
 
 
 # ------------------------------------------------------------------------ Table 1
@@ -144,13 +157,21 @@ def test_table1_results_and_the_join_with_the_paper_and_gains():
     assert cells["cells"].loc["EDSR", "Set5"] == "reproduced" and cells["cells"].loc["EDSR", "B100"] == "smaller than claimed"
     assert cells["verdict"] == "smaller than claimed" and "1 reproduced" in cells["evidence"]
     pooled = comparison.table1_pooled_verdict(results, "PSPL", paper=paper)
-    assert [round(x, 3) for x in pooled["paired"].values()] == [0.3, 0.3] and "seed 0: +0.300 dB" in pooled["text"]
+    # one paired difference per (model, seed): the model's mean over its sets, PSPL - baseline
+    assert pooled["paired"] == pytest.approx({("EDSR", 0): 0.3, ("EDSR", 1): 0.3})
+    assert "EDSR seed 0: +0.300" in pooled["text"] and "2 pairs, 1 models" in pooled["evidence"]
+    ssim_cells = comparison.table1_cell_verdicts(results, "PSPL", ["EDSR"], paper=paper, metric="ssim")
+    assert set(ssim_cells["effects"]["metric"]) == {"ssim"} and ssim_cells["metric"] == "ssim"
     assert pooled["claimed"] == pytest.approx(0.45) and pooled["verdict"] == "smaller than claimed"
     t1 = {"profile": "cpu", "sizes": "EDSR 4x16", "test_data": "all images", "seeds": [0, 1]}
     rows = comparison.table1_claims({"PSPL": cells, "PSPL (average)": pooled}, ["PSPL"], t1)
     assert [r["claim"] for r in rows] == ["PSPL improves PSNR of every model on every set (Table 1)",
                                          "PSPL raises the average PSNR over the Table 1 cells (Table 1)"]
     assert rows[1]["effect"] == pytest.approx(0.3) and "cpu profile" in rows[1]["context"]
+    pooled_ssim = comparison.table1_pooled_verdict(results, "PSPL", paper=paper, metric="ssim")
+    rows = comparison.table1_claims({"PSPL": cells, "PSPL (average)": pooled, "PSPL SSIM": ssim_cells,
+                                     "PSPL SSIM (average)": pooled_ssim}, ["PSPL"], t1)
+    assert [r["claim_id"] for r in rows] == ["every-cell-psnr-0", "average-psnr-0", "every-cell-ssim-0", "average-ssim-0"]
 
 
 def test_an_under_trained_cell_feeds_no_verdict():
@@ -251,9 +272,23 @@ def test_experiments_step_constant_is_the_loss_default():
 def test_notebook_defaults_per_profile():
     from srlib.chapters.pspl.experiments import notebook_defaults
 
-    assert notebook_defaults("comparison", "smoke") == {"seeds": [0], "audit": {"sets": ["Set5"], "models": ["EDSR"]}}
-    assert notebook_defaults("comparison", "cpu")["seeds"] == [0, 1, 2]
-    assert notebook_defaults("comparison", "cpu")["audit"]["sets"] == ["Set5", "Set14", "B100", "Urban100"]
+    from srlib import profiles
+
+    # the book's pooled Table 1 verdict pairs by (model, seed): at least five pairs wherever verdicts are computed;
+    # extra seeds only for Table 1's models
+    for p in ("cpu", "paper"):
+        d = notebook_defaults("comparison", p)
+        pairs = 5 * len(d["seeds"]) + sum(len(set(v) - set(d["seeds"])) for v in d["extra_seeds"].values())
+        assert pairs >= 5 and d["border_seeds"] and "baseline" in d["methods"]
+        assert set(d["extra_seeds"]) <= set(d["audit"]["models"])
+        assert d["audit"]["sets"] == ["Set5", "Set14", "B100", "Urban100"]  # whole test sets
+    # every method and ablation variant names a registered experiment; cpu lists a subset of what smoke exercises
+    for p in ("smoke", "cpu", "paper"):
+        for m in notebook_defaults("comparison", p)["methods"]:
+            profiles.get(p, f"pspl.table1_edsr_{m}")
+        for e in notebook_defaults("convergence", p)["ablation"].values():
+            profiles.get(p, e)
+    assert set(notebook_defaults("comparison", "cpu")["methods"]) <= set(notebook_defaults("comparison", "smoke")["methods"])
     assert notebook_defaults("convergence", "paper")["use_paper_threshold"] is True
     assert set(notebook_defaults("convergence", "cpu")["ablation"].values()) < set(notebook_defaults("convergence", "smoke")["ablation"].values())
     with pytest.raises(KeyError, match="notebook"):
@@ -268,25 +303,25 @@ def test_fig3_config_defaults_per_profile_and_overrides():
 
     from srlib.chapters.pspl.experiments import notebook_defaults
 
-    smoke = attention.fig3_config("smoke", "pspl.fig4_pspl", 3, [0, 1.0], **notebook_defaults("attention", "smoke"))
+    def fig3(profile, seed, fractions, **over):
+        d = notebook_defaults("attention", profile)
+        kw = {"image_indices": d["image_indices"], "explorer_fractions": d["explorer_fractions"], **over}
+        return attention.fig3_config(profile, "pspl.fig4_pspl", seed, fractions, **kw)
+
+    smoke = fig3("smoke", 3, [0, 1.0])
     assert smoke["config"]["seed"] == 3 and smoke["config"]["loss"]["name"] == "pspl"
     assert smoke["total"] == total_iterations(profiles.get("smoke", "pspl.fig4_pspl"))
     assert smoke["steps"] == [0, smoke["total"]] and smoke["explorer_steps"] == [0, smoke["total"]]
-    assert smoke["image_indices"] == [10] and smoke["explorer_deltas"] == [0.1, 1.0]
-    assert smoke["explorer_gammas"] == [2.0] and smoke["explorer_mus"] == [-1.0]
-    cpu = attention.fig3_config("cpu", "pspl.fig4_pspl", 0, [0, 0.05, 0.25, 1.0], **notebook_defaults("attention", "cpu"))
-    assert cpu["image_indices"] == [10, 13] and cpu["explorer_deltas"] == [0.1, 1.0, 10.0]
-    assert cpu["explorer_gammas"] == [1.0, 2.0] and cpu["explorer_mus"] == [-1.0, 0.0]
+    assert smoke["image_indices"] == [10, 12]
+    cpu = fig3("cpu", 0, notebook_defaults("attention", "cpu")["snapshot_fractions"])
+    assert cpu["image_indices"] == [10, 12] and cpu["steps"] == [0, 150, 750, 3000]
     assert cpu["explorer_steps"] == attention.snapshot_steps(cpu["total"], [0.05, 0.25, 1.0])
     assert cpu["description"] == profiles.describe(cpu["config"])
     # the config is the profile's entry, only the seed set: its run key is unchanged
     assert {k: v for k, v in cpu["config"].items() if k != "seed"} == \
         {k: v for k, v in profiles.get("cpu", "pspl.fig4_pspl").items() if k != "seed"}
-    own = attention.fig3_config("cpu", "pspl.fig4_pspl", 0, [1.0], image_indices=[2], explorer_deltas=[5.0],
-                           explorer_fractions=[1.0], explorer_gammas=[1.5], explorer_mus=[0.5])
-    assert own["image_indices"] == [2] and own["explorer_deltas"] == [5.0] and own["explorer_steps"] == [own["total"]]
-    assert own["explorer_gammas"] == [1.5] and own["explorer_mus"] == [0.5]
-
+    own = fig3("cpu", 0, [1.0], image_indices=[2], explorer_fractions=[1.0])
+    assert own["image_indices"] == [2] and own["explorer_steps"] == [own["total"]]
 
 def test_snapshot_check_identical_and_changes():
     import torch
@@ -387,33 +422,20 @@ def test_plot_fig3_maps():
     assert "bottom: δ = 1" in fig._suptitle.get_text()
     plt.close(fig)
 
-
-def test_fig3_explorer_frames_viewer_and_text():
-    snaps, crops = _tiny_snapshots(), _tiny_crops(2)
-    ex = attention.fig3_explorer(snaps, [10], crops, [0.1, 1.0], [2.0], [-1.0], 64, provenance="tiny run")
-    assert list(ex["axes"]) == ["image", "step", "delta", "gamma", "mu"] and ex["axes"]["step"] == [10]
-    assert len(ex["frames"]) == 2 * 1 * 2 * 1 * 1
-    h, w = next(iter(ex["frames"].values())).shape[:2]
-    assert ex["text"] == f"4 frames of {w}x{h} px; model: tiny run"
-    assert hasattr(ex["viewer"], "children")
-    assert snaps["iterations"] == [0, 10]    # the snapshot set itself is untouched
-
-
-# ------------------------------------------------------- the border of the SSIM map (aside after Fig. 5)
-
-
 def test_border_mask_and_share():
     m = border.border_mask(6, 8, 2)
     assert m.sum() == 6 * 8 - 2 * 4 and not m[2:4, 2:6].any() and m[0].all() and m[:, -1].all()
     assert not border.border_mask(5, 5, 0).any()
-    assert border.border_share(32) == pytest.approx(1 - (22 / 32) ** 2)  # cpu profile x4: 53%
+    assert border.border_share(32) == pytest.approx(1 - (22 / 32) ** 2)  # HR patch 32 px: 53%
     assert border.border_share(192) == pytest.approx(1 - (182 / 192) ** 2)  # paper x4: 10%
     assert border.border_share(8) == 1.0  # every window of an 8-px patch reaches past its border
     with pytest.raises(ValueError):
         border.border_share(0)
     shares = border.border_shares("pspl.table1_edsr_pspl").set_index("profile")
     assert shares.loc["paper", "HR patch"] == 192 and shares.loc["paper", "scale"] == 4
-    assert shares.loc["cpu", "pixels within 5 px of the border"] > 0.5 > shares.loc["paper", "pixels within 5 px of the border"]
+    # cpu: HR patches of 64 px (LR 16 at x4): 29% of the pixels, almost three times the paper's share
+    share = shares["pixels within 5 px of the border"]
+    assert share["cpu"] == pytest.approx(1 - (54 / 64) ** 2) and share["cpu"] > 2.5 * share["paper"]
 
 
 class _Upsampler(torch.nn.Module):

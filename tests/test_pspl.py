@@ -232,3 +232,33 @@ def test_zero_padding_raises_border_similarity_and_reflect_removes_the_bias():
     assert "ssim_padding='reflect'" in repr(hook)
     with pytest.raises(ValueError, match="ssim_padding"):
         PSPLLoss(ssim_padding="circular")
+
+
+def test_mu_plus_one_weights_easy_pixels_first():
+    """The 'easy first' control: with mu = +1 the pixels most similar to HR get the largest weights."""
+    sr, hr = pair(3)
+    m_s = similarity_map(sr, hr)
+    hard = attention_map(m_s, mu=-1.0, delta=0.5)
+    easy = attention_map(m_s, mu=1.0, delta=0.5)
+    best, worst = m_s.flatten().argmax(), m_s.flatten().argmin()
+    assert easy.flatten()[best] > easy.flatten()[worst]
+    assert hard.flatten()[best] < hard.flatten()[worst]
+
+
+def test_shuffled_weights_keep_the_distribution_and_lose_the_placement():
+    sr, hr = pair(4, shape=(2, 3, 16, 16))
+    m_a = pspl_weights(sr, hr, delta=0.7)
+    shuffled = pspl.shuffle_pixels(m_a, seed=5)
+    # the same values in every (sample, channel): the weight distribution is unchanged
+    assert torch.equal(m_a.flatten(2).sort(dim=2).values, shuffled.flatten(2).sort(dim=2).values)
+    # ... but at other pixels, and the same seed draws the same permutation (resume-safe)
+    assert (shuffled != m_a).float().mean() > 0.9
+    assert torch.equal(shuffled, pspl.shuffle_pixels(m_a, seed=5))
+    assert not torch.equal(shuffled, pspl.shuffle_pixels(m_a, seed=6))
+    # the hook uses it: same iteration, same loss; different from the SSIM-placed weights
+    hooks = [PSPLLoss(beta=0.7, weights=w) for w in ("ssim", "shuffled", "shuffled")]
+    model = Canvas(sr)
+    losses_ = [h(model, {"lr": sr, "hr": hr}, 0)[0].item() for h in hooks]
+    assert losses_[1] == losses_[2] and losses_[1] != losses_[0]
+    with pytest.raises(ValueError, match="'random'"):
+        PSPLLoss(weights="random")

@@ -22,7 +22,12 @@ Where the paper is silent, this hook follows the authors' code by default:
   iteration and PSPL is spent almost at once (see the chapter).
 * **Early weights.** With beta = 0 the weights start near zero: at ``delta = 1e-3`` a pixel
   with ``M_s = 0`` gets ``2 exp(-10^6)`` = 0; only pixels with ``M_s`` within ~delta of -1
-  count. So the loss (not the Adam step size) is ~0 for the first few hundred iterations.
+  count. While every weight underflows to exactly 0 the loss and its gradient are exactly 0, and so is
+  Adam's step (zero first and second moments give a zero update, not a normalised full-size one): with
+  the code's step the model does not move until delta is large enough for some weight to be non-zero in
+  float32 (of the order of a hundred iterations; the chapter's part 1 measures it). Once a few weights are
+  non-zero, Adam rescales their tiny gradients to full-size steps, so the loss being small does not
+  make the updates small.
   ``delta = 0`` (e.g. ``beta = 0`` before any iteration) is the limit of Eq. (7): gamma where
   ``M_s == mu`` exactly, 0 elsewhere (the code's formula would give NaN there, 0/0).
 * **SSIM constants** (``ssim_constants``). The code computes SSIM on data in [0, 255] with
@@ -43,7 +48,14 @@ Where the paper is silent, this hook follows the authors' code by default:
   for HR patches of P px: 10% at P = 192 (the paper's x4 patches), 53% at P = 32 (the cpu
   profile), which is why the chapter measures it.
 * **Base loss** (``base``): L1 by default; the code uses MSE for SRCNN, LapSRN and SRResNet.
-  The code's alpha default is 0.3; the paper (and this hook) say alpha = 1.
+* **alpha = 1**, as the paper says and as the code has had since the authors' commit 4c5da0a of
+  2020-04-09 ("default alpha value = 1"; their first upload had 0.3).
+* **Controls** (not in the paper; what a reviewer would ask): ``mu=+1`` puts the Gaussian's peak on the
+  *easiest* pixels (self-paced learning as Kumar et al. define it weights easy samples first; PSPL's
+  mu = -1 weights hard pixels first). ``weights="shuffled"`` keeps every M_a value of a patch but moves
+  them to random pixels (a fresh permutation per sample and channel, drawn from a generator seeded by
+  the iteration, so a resumed run draws the same ones): the same weight distribution with the
+  hard-pixel information removed.
 * The code does not checkpoint ``age`` (a resumed run restarts PSPL); this hook keeps the
   iteration counter in its ``state_dict`` so a resumed run continues where it stopped.
 
@@ -68,6 +80,7 @@ BETA = 0.0  # delta at step 0
 STEP_PER_ITERATION = 1e-3  # the code: age += 1/1000 per batch
 CODE_DATA_RANGE = 255.0  # the code's rgb_range, on which it applied C1 = K1^2, C2 = K2^2
 SSIM_CONSTANT_MODES = ("code", "paper")
+WEIGHT_MODES = ("ssim", "shuffled")  # M_a where the SSIM map puts it, or the same values at random pixels
 BASES = {"l1": F.l1_loss, "l2": F.mse_loss, "mse": F.mse_loss}
 
 
@@ -126,6 +139,15 @@ def pspl_weights(sr: torch.Tensor, hr: torch.Tensor, delta: float, gamma: float 
     return attention_map(similarity_map(sr, hr, ssim_constants_mode, padding), gamma, mu, delta=delta)
 
 
+def shuffle_pixels(weights: torch.Tensor, seed: int) -> torch.Tensor:
+    """``weights`` (N, C, H, W) with each (sample, channel)'s values moved to random pixels (a permutation
+    drawn from a CPU generator seeded by ``seed``): the same values, hence the same distribution."""
+    n, c, h, w = weights.shape
+    g = torch.Generator().manual_seed(int(seed))
+    order = torch.argsort(torch.rand(n * c, h * w, generator=g), dim=1).to(weights.device)
+    return torch.gather(weights.reshape(n * c, h * w), 1, order).reshape(n, c, h, w)
+
+
 @LOSSES.register("pspl")
 class PSPLLoss(nn.Module):
     """PSPL loss hook: ``loss, logs = hook(model, batch, iteration)``; see the module docstring.
@@ -137,7 +159,7 @@ class PSPLLoss(nn.Module):
 
     def __init__(self, base: str = "l1", gamma: float = GAMMA, mu: float = MU, alpha: float = ALPHA,
                  beta: float = BETA, step_per_iteration: float = STEP_PER_ITERATION,
-                 ssim_constants: str = "code", ssim_padding: str = "zero"):
+                 ssim_constants: str = "code", ssim_padding: str = "zero", weights: str = "ssim"):
         super().__init__()
         from srlib.metrics import SSIM_MAP_PADDINGS
 
@@ -156,8 +178,11 @@ class PSPLLoss(nn.Module):
         self.step_per_iteration = _check_nonnegative("step_per_iteration", step_per_iteration)
         if ssim_padding not in SSIM_MAP_PADDINGS:
             raise ValueError(f"PSPL ssim_padding must be one of {SSIM_MAP_PADDINGS}, got {ssim_padding!r}")
+        if weights not in WEIGHT_MODES:
+            raise ValueError(f"PSPL weights must be one of {WEIGHT_MODES}, got {weights!r}")
         self.ssim_constants = ssim_constants
         self.ssim_padding = ssim_padding
+        self.weights = weights
         self.iterations = 0  # training calls so far (the code's age * 1000)
 
     @property
@@ -180,7 +205,7 @@ class PSPLLoss(nn.Module):
     def extra_repr(self) -> str:
         return (f"base={self.base}, gamma={self.gamma}, mu={self.mu}, alpha={self.alpha}, beta={self.beta}, "
                 f"step_per_iteration={self.step_per_iteration}, ssim_constants={self.ssim_constants!r}, "
-                f"ssim_padding={self.ssim_padding!r}, "
+                f"ssim_padding={self.ssim_padding!r}, weights={self.weights!r}, "
                 f"iterations={self.iterations}")
 
     def forward(self, model, batch: dict, iteration: int):
@@ -196,6 +221,8 @@ class PSPLLoss(nn.Module):
             self.iterations += 1  # like the code: age advances before this iteration's loss
         delta = self.delta
         m_a = pspl_weights(sr, hr, delta, self.gamma, self.mu, self.ssim_constants, self.ssim_padding)
+        if self.weights == "shuffled":
+            m_a = shuffle_pixels(m_a, seed=self.iterations)
         loss = BASES[self.base](m_a * sr, m_a * hr)
         logs = {
             "pspl": loss.detach(),

@@ -1,5 +1,10 @@
 """``book/pspl/attention.ipynb``: Fig. 3 (the weight curve, training snapshots, M_s / M_a maps) and the
-attention-map explorer, built on :mod:`srlib.chapters.pspl.explorer` and :mod:`srlib.losses.pspl`."""
+attention-map explorer, built on :mod:`srlib.chapters.pspl.explorer` and :mod:`srlib.losses.pspl`.
+
+The explorer's models are snapshots of Fig. 4's seed-0 runs (baseline, PSPL with the code's step,
+PSPL with the step matched to the paper's schedule). :func:`explorer_snapshots` trains the missing
+snapshot sets; ``explorer_snapshots("cpu")`` is the one call that prepares the cpu book's explorer.
+"""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -9,20 +14,30 @@ import numpy as np
 from srlib.chapters.pspl import explorer as ax
 
 
+TEXT_WIDTH = 76  # characters of printed output that fit the book's text column (measured: about 80)
+
+
+def _wrap(lines: Sequence[str]) -> str:
+    """Lines of printed output wrapped to :data:`TEXT_WIDTH` (continuations indented), so none runs off the page."""
+    import textwrap
+
+    return "\n".join(textwrap.fill(line, TEXT_WIDTH, subsequent_indent="    ", break_on_hyphens=False) for line in lines)
+
+
 def snapshot_steps(total: int, fractions: Sequence[float]) -> list[int]:
     """Iterations at ``fractions`` of a run of ``total`` iterations, rounded, de-duplicated, sorted."""
     return sorted({int(round(f * total)) for f in fractions})
 
 
 def fig3_config(profile: str, experiment: str, seed: int, snapshot_fractions: Sequence[float], *,
-                image_indices: Sequence[int], explorer_fractions: Sequence[float], explorer_deltas: Sequence[float],
-                explorer_gammas: Sequence[float], explorer_mus: Sequence[float]) -> dict:
+                image_indices: Sequence[int], explorer_fractions: Sequence[float]) -> dict:
     """The run config of Fig. 3 (``experiment`` at ``profile`` with ``seed``) and the iterations shown; no training.
 
-    The explorer settings' per-profile defaults are
-    :data:`srlib.chapters.pspl.experiments.NOTEBOOK_DEFAULTS` (``"attention"``).
+    The per-profile defaults are :data:`srlib.chapters.pspl.experiments.NOTEBOOK_DEFAULTS` (``"attention"``).
     Returns ``config``, ``experiment``, ``total`` (iterations), ``steps`` (Fig. 3),
-    ``explorer_steps``, those settings, and ``description`` (one line: model, schedule, data, profile).
+    ``explorer_steps`` (the explorer's, also kept in Fig. 3's snapshot set, so that the explorer's
+    PSPL model is the same file), ``image_indices``, ``explorer_fractions`` and ``description`` (one
+    line: model, schedule, data, profile).
     """
     from srlib import profiles
     from srlib.config import total_iterations
@@ -34,13 +49,12 @@ def fig3_config(profile: str, experiment: str, seed: int, snapshot_fractions: Se
             "steps": snapshot_steps(total, snapshot_fractions),
             "explorer_steps": snapshot_steps(total, explorer_fractions),
             "image_indices": list(image_indices), "explorer_fractions": list(explorer_fractions),
-            "explorer_deltas": list(explorer_deltas), "explorer_gammas": list(explorer_gammas),
-            "explorer_mus": list(explorer_mus), "description": profiles.describe(config)}
+            "description": profiles.describe(config)}
 
 
 def fig3_snapshots(f3: dict) -> dict:
     """``f3`` (:func:`fig3_config`) with the stored run (``run``, trained if missing), its weights at every
-    step of Fig. 3 and of the explorer (``snaps``, :func:`srlib.attention_explorer.snapshot_training`,
+    step of Fig. 3 and of the explorer (``snaps``, :func:`srlib.chapters.pspl.explorer.snapshot_training`,
     reused when stored) and ``provenance`` (one line, with the run's hardware)."""
     from srlib import profiles, runs
 
@@ -72,7 +86,7 @@ def snapshot_check(final, snaps: dict, final_iteration: int) -> dict:
 
 def delta_schedules(config: dict, steps: Sequence[int], total: int | None = None, paper_epochs: float = 300.0) -> dict:
     """delta of PSPL at each of ``steps``: the run's own (``run``, what its loss used,
-    :func:`srlib.attention_explorer.loss_delta`) and the paper's (``paper``: delta = epochs of a
+    :func:`srlib.chapters.pspl.explorer.loss_delta`) and the paper's (``paper``: delta = epochs of a
     ``paper_epochs``-epoch run at the same fraction of training, ``paper_epochs * step / total``).
     ``text``: the run's deltas, one line."""
     from srlib.config import total_iterations
@@ -87,7 +101,7 @@ def delta_schedules(config: dict, steps: Sequence[int], total: int | None = None
 def fig3_states(snaps: dict, steps: Sequence[int], image_set: str, image_indices: Sequence[int], scale: int,
                 crop: int) -> dict:
     """The most detailed ``crop`` x ``crop`` HR window of each test image (``crops``) and, on the first,
-    SR, HR, |SR-HR| and M_s of the model at each of ``steps`` (``states``, :func:`srlib.attention_explorer.pair_state`)."""
+    SR, HR, |SR-HR| and M_s of the model at each of ``steps`` (``states``, :func:`srlib.chapters.pspl.explorer.pair_state`)."""
 
     crops = [ax.test_crop(image_set, i, scale, crop) for i in image_indices]
     states = {s: ax.pair_state(ax.model_at(snaps, s), crops[0]) for s in steps}
@@ -160,16 +174,140 @@ def plot_fig3_maps(states: Mapping[int, dict], run_deltas: Mapping[int, float], 
     return fig
 
 
-def fig3_explorer(snaps: dict, steps: Sequence[int], crops: Sequence[dict], deltas: Sequence[float],
-                  gammas: Sequence[float], mus: Sequence[float], panel: int, provenance: str = "") -> dict:
-    """The attention-map explorer's precomputed frames over image x ``steps`` x delta x gamma x mu
-    (:func:`srlib.attention_explorer.precompute_frames`) and their kernel-free viewer
-    (:func:`srlib.viz.frame_viewer`). Returns ``frames``, ``axes``, ``viewer`` and ``text`` (one line)."""
-    from srlib import viz
+def explorer_snapshots(profile: str, seed: int = 0, models: Mapping[str, str] | None = None,
+                       fractions: Sequence[float] | None = None) -> dict:
+    """The explorer's models: weights of each run ``models`` names (label: experiment; seed ``seed``) at
+    ``fractions`` of its iterations, trained where the snapshot store lacks them (reused otherwise).
 
-    shown = dict(snaps, iterations=list(steps))
-    frames, axes = ax.precompute_frames(shown, crops, deltas, gammas, mus, panel=panel)
-    first = next(iter(frames.values()))
-    text = f"{len(frames)} frames of {first.shape[1]}x{first.shape[0]} px; model: {provenance}"
-    viewer = viz.frame_viewer(frames, axes=axes, title="PSPL attention-map explorer (precomputed frames)")
-    return {"frames": frames, "axes": axes, "viewer": viewer, "text": text}
+    Defaults: ``notebook_defaults("attention", profile)``, i.e. ``explorer_models`` and
+    ``snapshot_fractions + explorer_fractions`` (the same snapshot set as Fig. 3's for its PSPL run).
+    ``explorer_snapshots("cpu")`` prepares the cpu book: one training per model whose set is missing
+    (the full length of its run, one thread, evaluation off). Two labels that name one run at this
+    profile (at ``paper`` the step-matched PSPL is the code's) keep the first. Returns ``models``
+    (label: snapshot set), ``experiments`` (label: experiment), ``total``, ``iterations``, ``scale`` and
+    ``text`` (one line per model).
+    """
+    from srlib import profiles, runs
+    from srlib.chapters.pspl.experiments import notebook_defaults
+    from srlib.config import total_iterations
+
+    defaults = notebook_defaults("attention", profile)
+    models = dict(defaults["explorer_models"] if models is None else models)
+    if fractions is None:
+        fractions = [*defaults["snapshot_fractions"], *defaults["explorer_fractions"]]
+    if not models:
+        raise ValueError("explorer_snapshots: no models")
+    out, experiments, seen, lines, totals, scales = {}, {}, {}, [], set(), set()
+    for label, experiment in models.items():
+        config = profiles.get(profile, experiment)
+        config["seed"] = seed
+        key = runs.run_hash(config)
+        if key in seen:
+            lines.append(f"{label}: {experiment} is the same run as {seen[key]!r} at profile {profile}; shown once")
+            continue
+        seen[key] = label
+        total = total_iterations(config)
+        totals.add(total)
+        scales.add(config["scale"])
+        iterations = snapshot_steps(total, fractions)
+        stored = ax.snapshot_path(config, iterations).exists()
+        snaps = ax.snapshot_training(config, iterations)
+        out[label], experiments[label] = snaps, experiment
+        seconds = snaps.get("seconds")
+        took = "" if not seconds else (f", {seconds / 60:.1f} CPU-min of training" if seconds >= 60
+                                       else f", {seconds:.0f} s of training")
+        lines.append(f"{label}: {experiment} seed {seed}, {profiles.describe(config)}; snapshots at {iterations} "
+                     f"({'stored' if stored else 'trained now'}{took})")
+    if len(totals) != 1 or len(scales) != 1:
+        raise ValueError(f"explorer_snapshots: the models' runs differ in length {sorted(totals)} or scale "
+                         f"{sorted(scales)}; the explorer's step axis needs one")
+    total = totals.pop()
+    return {"models": out, "experiments": experiments, "total": total, "scale": scales.pop(),
+            "iterations": snapshot_steps(total, fractions), "text": _wrap(lines)}
+
+
+def fig3_explorer(ex: dict, crops: Sequence[dict], fractions: Sequence[float], deltas: Sequence[float],
+                  paddings: Sequence[str], constants: Sequence[str], gamma: float, mu: float,
+                  opening: Mapping | None = None, panel: int = ax.PANEL) -> dict:
+    """The attention-map explorer over model x step (``fractions`` of the runs) x delta x SSIM padding x SSIM
+    constants x image: the three parts of the figure precomputed (:func:`srlib.chapters.pspl.explorer.precompute_parts`)
+    behind a kernel-free viewer (:func:`srlib.chapters.pspl.explorer.explorer_viewer`).
+
+    ``ex``: :func:`explorer_snapshots`. ``opening``: the frame shown first, e.g. ``{"model": ..., "delta": 1.0}``
+    (the step is the last one; a delta not on the axis opens at the nearest). Returns ``parts``, ``axes``,
+    ``initial``, ``viewer``, ``frames`` (per part), ``bytes`` (PNG bytes in the page) and ``text`` (one line).
+    """
+    steps = snapshot_steps(ex["total"], fractions)
+    models = {label: dict(s, iterations=list(steps)) for label, s in ex["models"].items()}
+    parts, axes = ax.precompute_parts(models, crops, steps, deltas, paddings, constants, gamma, mu, panel)
+    opening = dict(opening or {})
+    initial = {"step": axes["step"][-1]}
+    if opening.get("model") in axes["model"]:
+        initial["model"] = opening["model"]
+    if "delta" in opening:
+        initial["delta"] = min(axes["delta"], key=lambda d: abs(np.log(d / float(opening["delta"]))))
+    for name in ("SSIM padding", "SSIM constants", "image"):
+        if opening.get(name) in axes[name]:
+            initial[name] = opening[name]
+    viewer = ax.explorer_viewer(parts, axes, initial, title="PSPL attention-map explorer (precomputed frames)")
+    images = [w for w in _leaves(viewer.panels.values())]
+    n_bytes = sum(len(w.value) for w in images)
+    frames = {name: len(p) for name, p in parts.items()}
+    text = (f"{sum(frames.values())} precomputed images ({', '.join(f'{n} {name}' for name, n in frames.items())}; "
+            f"axes: {', '.join(f'{k} {len(v)}' for k, v in axes.items())}), {n_bytes / 1e6:.1f} MB of PNG "
+            f"({n_bytes * 4 / 3 / 1e6:.1f} MB as base64 in the page)")
+    return {"parts": parts, "axes": axes, "initial": initial, "viewer": viewer, "frames": frames, "bytes": n_bytes,
+            "text": _wrap([text])}
+
+
+def _leaves(widgets):
+    """The Image widgets under ``widgets`` (Stacks nest them)."""
+    for w in widgets:
+        children = getattr(w, "children", None)
+        if children is None:
+            yield w
+        else:
+            yield from _leaves(children)
+
+
+def explorer_summary(ex: dict, crops: Sequence[dict], deltas: Sequence[float], gamma: float, mu: float) -> dict:
+    """Three computed lines for the end of the page: delta at the end of each PSPL model's run; how uneven
+    the weights are on the last snapshot of the first PSPL model (the share of the total weight on the 1% of
+    pixels with the largest weights, per delta, on the first crop: 1% = uniform weights, the plain loss);
+    what the SSIM padding and constants change in M_s (border band vs interior). Returns ``text`` (wrapped),
+    ``lines`` (the three, unwrapped) and the numbers (``ends``, ``top1``, ``padding``, ``constants``)."""
+    total = ex["total"]
+    ends = {label: ax.run_delta(s["config"], total) for label, s in ex["models"].items()}
+    pspl_labels = [label for label, d in ends.items() if d is not None]
+    label = pspl_labels[0] if pspl_labels else next(iter(ex["models"]))
+    snaps = ex["models"][label]
+    last = max(snaps["iterations"])
+    model = ax.model_at(snaps, last)
+    base = ax.super_resolve_crop(model, crops[0])
+    ref = ax.with_similarity(base, "code", "zero")["m_s"]
+    top1 = {}
+    for d in deltas:
+        w = np.sort(ax.attention_of(ref, d, gamma, mu).mean(0).ravel().astype(np.float64))[::-1]
+        k = max(1, int(np.ceil(0.01 * w.size)))
+        top1[float(d)] = None if w.sum() == 0 else float(w[:k].sum() / w.sum())
+    band = ax.border_band(*ref.shape[-2:])
+    padding, constants = [], []
+    for crop in crops:
+        b = ax.super_resolve_crop(model, crop)
+        zero = ax.with_similarity(b, "code", "zero")["m_s"]
+        diff = np.abs(ax.with_similarity(b, "code", "reflect")["m_s"] - zero).mean(0)
+        padding.append((float(diff[band].mean()), float(diff[~band].max())))
+        constants.append(float(np.abs(ax.with_similarity(b, "paper", "zero")["m_s"] - zero).mean()))
+    runs_line = ", ".join(f"{v:g} ({k})" for k, v in ends.items() if v is not None) or "none (no PSPL model)"
+    top_line = ", ".join(("no weight (all 0)" if share is None else f"{share:.1%}") + f" at δ = {d:g}"
+                         for d, share in top1.items())
+    lines = [
+        f"1. δ at the end of the {total}-iteration runs: {runs_line}; the paper's 300-epoch run ends at 300.",
+        f"2. On a trained model ({label} after {last} iterations, {crops[0]['name']}) the 1% of pixels with the "
+        f"largest weights carry this share of the total weight: {top_line} (1% would be the plain loss).",
+        f"3. Reflect padding changes M_s only within {ax.BORDER} px of the crop border (by "
+        f"{np.mean([p[0] for p in padding]):.3f} on average there; largest change inside: "
+        f"{max(p[1] for p in padding):.1g}); the paper's constants change it by {np.mean(constants):.4f} on average.",
+    ]
+    return {"text": _wrap(lines), "lines": lines, "top1": top1, "padding": padding, "constants": constants,
+            "ends": ends}

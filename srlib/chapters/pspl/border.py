@@ -144,10 +144,12 @@ def border_corners(models: Mapping[str, object], set_name: str, index: int, scal
 
 
 def border_study(t1: dict, model: str, set_names: Sequence[str], deltas: Sequence[float], corner: dict | None = None,
-                 batches: int = 16) -> dict:
-    """The aside after Fig. 5: why ``model``'s PSPL output has a dark frame, and what reflect padding changes.
+                 batches: int = 16, seeds: Sequence[int] | None = None) -> dict:
+    """The aside after Fig. 5: why ``model``'s PSPL output (the authors' step) has a dark frame, and what reflect
+    padding changes.
 
-    Trains (if missing) ``model``'s PSPL run with a reflect-padded SSIM map for ``t1``'s seeds.
+    Trains (if missing) ``model``'s PSPL run as in the code and the one with a reflect-padded SSIM map for
+    ``seeds`` (default ``t1``'s seeds; the code-step runs are taken from ``t1`` when it has them).
     Returns ``shares`` (:func:`border_shares`), ``weights`` (:func:`border_weights` of the PSPL seed-0
     model on its own training patches), ``errors`` (:func:`border_errors` of every method's seed-0
     model), ``excess`` (per seed, the mean border excess of PSPL and of PSPL with reflect padding;
@@ -160,12 +162,14 @@ def border_study(t1: dict, model: str, set_names: Sequence[str], deltas: Sequenc
 
     from srlib import profiles, runs
 
-    profile, seeds = t1["profile"], t1["seeds"]
-    key = table1_key(model, "pspl_reflect")
-    run_of = dict(zip([(model, "pspl_reflect", s) for s in seeds], runs.get_or_train_many(
-        [(dict(profiles.get(profile, key), seed=s), key) for s in seeds], progress=False)))
-    reflect = table1_results(run_of, {"pspl_reflect": "PSPL, reflect padding"})
-    results = pd.concat([t1["results"][t1["results"]["model"] == model], reflect], ignore_index=True)
+    profile = t1["profile"]
+    seeds = list(t1["seeds"] if seeds is None else seeds)
+    labels = {"pspl": "PSPL", "pspl_reflect": "PSPL, reflect padding"}
+    keys = [(model, k, s) for k in labels for s in seeds]
+    run_of = dict(zip(keys, runs.get_or_train_many(
+        [(dict(profiles.get(profile, table1_key(model, k)), seed=s), table1_key(model, k)) for _, k, s in keys],
+        progress=False)))
+    results = table1_results(run_of, labels)
     psnr = results.groupby(["method", "seed"], as_index=False)["psnr"].mean()
     by = psnr.set_index(["method", "seed"])["psnr"]
     e = cl.paired_effect(dict(by["PSPL, reflect padding"]), dict(by["PSPL"]), "higher")
@@ -173,14 +177,14 @@ def border_study(t1: dict, model: str, set_names: Sequence[str], deltas: Sequenc
                "evidence": f"mean PSNR, reflect - zero (code) padding, paired by seed: {cl.format_effect(e, 'dB')}"}
     cfg = profiles.get(profile, table1_key(model, "pspl"))
     scale = int(cfg["scale"])
-    seed0 = {f"{t1['methods'][m]}": t1["runs"][(model, m, seeds[0])].load_model() for m in t1["methods"]}
-    seed0["PSPL, reflect padding"] = run_of[(model, "pspl_reflect", seeds[0])].load_model()
+    seed0 = {f"{t1['methods'][m]}": t1["runs"][(model, m, t1["seeds"][0])].load_model() for m in t1["methods"]
+             if m != "pspl"}
+    seed0.update({labels[k]: run_of[(model, k, seeds[0])].load_model() for k in labels})
     errors = border_errors(seed0, set_names, scale, band=scale)
     compared = ("PSPL", "PSPL, reflect padding")
     per_seed = [errors[errors["model"].isin(compared)].assign(seed=seeds[0])]  # seed 0: already measured above
     for s in seeds[1:]:
-        nets = {"PSPL": t1["runs"][(model, "pspl", s)].load_model(),
-                "PSPL, reflect padding": run_of[(model, "pspl_reflect", s)].load_model()}
+        nets = {labels[k]: run_of[(model, k, s)].load_model() for k in labels}
         per_seed.append(border_errors(nets, set_names, scale, band=scale).assign(seed=s))
     excess = (pd.concat(per_seed).groupby(["seed", "model"])["excess"].mean().unstack("model")[list(compared)]
               .reset_index().rename_axis(columns=None))

@@ -9,7 +9,7 @@ import numpy as np
 
 from srlib import claims as cl, curves as cv
 from srlib.viz import axis_label, metric_label, metric_unit, with_unit, zoom_span
-from srlib.chapters.pspl.common import CHAPTER, same_loss_duplicates
+from srlib.chapters.pspl.common import CHAPTER, same_loss_duplicates, training_compute
 
 
 
@@ -43,15 +43,6 @@ def fig4_runs(profile: str, seeds: Sequence[int], methods: Mapping[str, str], me
             "variants": [m for m in methods if m != reference], "provenance": provenance, "compute": compute}
 
 
-def training_compute(runs) -> str:
-    """``"9 runs, 95.1 CPU-minutes of training (1 thread each)"``: the seconds the runs' own records hold."""
-    finals = [r.final for r in runs]
-    minutes = sum(float(f.get("seconds", 0.0)) for f in finals) / 60
-    threads = sorted({f.get("threads") for f in finals if f.get("threads")})
-    where = f"{'/'.join(map(str, threads))} thread(s) each" if threads else "GPU"
-    return f"{len(finals)} runs, {minutes:.1f} minutes of training ({where}, from the runs' records)"
-
-
 def threshold_rule(ref_curves: Sequence, bicubic: float, fraction: float, metric: str = "psnr", val_set: str = "",
                    reference: str = "baseline") -> dict:
     """The chapter's threshold: ``fraction`` of the way from the floor to the reference's lowest best.
@@ -76,6 +67,10 @@ def paper_fig4():
     return papers.load("pspl", "Fig. 4").set_index(["method", "metric"])["value"]
 
 
+#: the metric the paper's Fig. 4 threshold is in (the authors' code validates on DIV2K in RGB, shave scale + 6)
+PAPER_THRESHOLD_METRIC = "psnr_rgb_div2k"
+
+
 def fig4_threshold(f4: dict, fraction: float, use_paper_threshold=None, bicubic: float | None = None) -> dict:
     """:func:`threshold_rule` on the reference runs of ``f4``; the paper's 34.4 dB instead when
     ``use_paper_threshold`` (None: at the paper profile only). Adds ``bicubic``, ``ref_curves`` and ``text``."""
@@ -89,8 +84,9 @@ def fig4_threshold(f4: dict, fraction: float, use_paper_threshold=None, bicubic:
     ref_curves = [c for (name, _), c in f4["curves"].items() if name == reference]
     th = threshold_rule(ref_curves, bicubic, fraction, f4["metric"], f4["val_set"], reference)
     if use_paper_threshold or (use_paper_threshold is None and f4["profile"] == "paper"):
-        if f4["metric"] != "psnr":
-            raise ValueError(f"use_paper_threshold: the paper's threshold is a PSNR (34.4 dB); metric is {f4['metric']!r}")
+        if f4["metric"] != PAPER_THRESHOLD_METRIC:
+            raise ValueError(f"use_paper_threshold: the paper's 34.4 dB is EDSR-PyTorch's DIV2K validation PSNR (RGB, "
+                             f"shave scale + 6); validate with metric={PAPER_THRESHOLD_METRIC!r}, not {f4['metric']!r}")
         th.update(threshold=_paper_threshold(), floor_rule="the paper's own threshold", fraction=float("nan"))
     th.update(bicubic=bicubic, ref_curves=ref_curves,
               text=(f"threshold = {th['floor_rule']} + {th['fraction']} x ({reference}'s lowest best "
@@ -203,27 +199,41 @@ def fig4_sensitivity(f4: dict, th: dict, fractions: Sequence[float], interpolate
     return pd.DataFrame(rows)
 
 
-def fig4_final(f4: dict) -> dict:
-    """Final and best metric per (method, seed) (``final``), their seed summaries and, per variant, the paired
+#: the stable reading of a curve's end: the mean of its last ``FINAL_LAST_K`` evaluations (at the cpu profile the
+#: last 500 iterations), not one noisy evaluation
+FINAL_LAST_K = 5
+
+
+def stable_final(values, last_k: int = FINAL_LAST_K) -> float:
+    """The mean of the last ``last_k`` values of a validation curve (all of them if it is shorter)."""
+    v = np.asarray(values, dtype=float)
+    if v.size == 0:
+        raise ValueError("stable_final: an empty curve has no final value")
+    return float(v[-int(last_k):].mean())
+
+
+def fig4_final(f4: dict, last_k: int = FINAL_LAST_K) -> dict:
+    """Final and best metric per (method, seed) (``final`` = the mean of the last ``last_k`` evaluations, the
+    stable reading; ``last`` = the last evaluation alone), their seed summaries and, per variant, the paired
     effect on the final metric with its verdict on "better at the end of training" (a direction: the paper
     prints no size; ``verdicts``, printed ``text``)."""
     import pandas as pd
 
     reference, metric = f4["reference"], f4["metric"]
     unit = metric_unit(metric)
-    final = pd.DataFrame([{"method": n, "seed": s, "final": float(v[-1]), "best": float(v.max())}
-                          for (n, s), (_, v) in f4["curves"].items()])
+    final = pd.DataFrame([{"method": n, "seed": s, "final": stable_final(v, last_k), "last": float(v[-1]),
+                           "best": float(v.max())} for (n, s), (_, v) in f4["curves"].items()])
     verdicts, lines = {}, []
     for name in f4["variants"]:
         sub = final.set_index(["method", "seed"])["final"]
         e = cl.paired_effect(dict(sub[name]), dict(sub[reference]), "higher")
         word = cl.effect_verdict(e, None)
-        evidence = (f"final {f4['val_set']} {metric_label(metric)}, {name} - {reference}, paired by seed: "
-                    f"{cl.format_effect(e, unit, 3 if metric == 'psnr' else 4)}")
+        evidence = (f"final {f4['val_set']} {metric_label(metric)} (mean of the last {last_k} evaluations), "
+                    f"{name} - {reference}, paired by seed: {cl.format_effect(e, unit, 3 if metric == 'psnr' else 4)}")
         verdicts[name] = {"verdict": word, "evidence": evidence, "effect": e, "claimed": None, "unit": unit}
         lines += [evidence,
                   f"  VERDICT on '{name} performs better than the {reference} at the end of training': {word.upper()}"]
-    return {"final": final, "final_summary": cl.seed_summary(final, "final", "method"),
+    return {"final": final, "final_summary": cl.seed_summary(final, "final", "method"), "last_k": last_k,
             "best_summary": cl.seed_summary(final, "best", "method"), "verdicts": verdicts, "text": "\n".join(lines)}
 
 
@@ -241,10 +251,14 @@ def plot_weights(f4: dict):
     return fig
 
 
-def fig4_ablation(f4: dict, th: dict, ablation: Mapping[str, str], final: dict, interpolate: bool = True) -> dict:
+def fig4_ablation(f4: dict, th: dict, ablation: Mapping[str, str], final: dict, interpolate: bool = True,
+                  references: Mapping[str, str] | None = None) -> dict:
     """One run (seed 0 of ``f4``) per ablation variant ``{label: experiment}``, same-loss variants skipped.
 
-    Returns ``table`` (loss, iterations to threshold, final and best), ``curves``, ``notes`` and
+    ``references = {label: reference label}`` names what each variant is compared with (a label of
+    ``ablation`` or of ``f4``'s methods); the table's last column is the variant's final (stable reading,
+    :func:`stable_final`) minus its reference's, to be read against the seed spread in the caption.
+    Returns ``table`` (loss, iterations to threshold, final, best, difference), ``curves``, ``notes`` and
     ``caption`` (seed, provenance and the seed spread of the final metric from :func:`fig4_final`).
     """
     import pandas as pd
@@ -252,6 +266,7 @@ def fig4_ablation(f4: dict, th: dict, ablation: Mapping[str, str], final: dict, 
     from srlib import profiles, runs
 
     profile, seed, val_set, metric = f4["profile"], f4["seeds"][0], f4["val_set"], f4["metric"]
+    last_k = final.get("last_k", FINAL_LAST_K)
     cfg = {label: profiles.get(profile, key) for label, key in ablation.items()}
     dup = same_loss_duplicates(cfg)
     notes = [f"'{n}' is the same loss as '{first}' at the {profile} profile: skipped" for n, first in dup.items()]
@@ -259,15 +274,22 @@ def fig4_ablation(f4: dict, th: dict, ablation: Mapping[str, str], final: dict, 
     shown = {label: key for label, key in ablation.items() if label not in dup}
     trained = dict(zip(shown, runs.get_or_train_many([(dict(cfg[label], seed=seed), key) for label, key in shown.items()],
                                                      progress=False)))
+    finals = {n: stable_final(v, last_k) for (n, s), (_, v) in f4["curves"].items() if s == seed}
     for label, key in shown.items():
-        r = trained[label]
-        it, v = cv.curve_from_log(r.log, f4["column"])
+        it, v = cv.curve_from_log(trained[label].log, f4["column"])
         curves[label] = (it, v)
+        finals[label] = stable_final(v, last_k)
+    final_col = axis_label(f"final {val_set} {metric_label(metric)}", metric)
+    for label in shown:
+        r, (it, v) = trained[label], curves[label]
+        ref = (references or {}).get(label)
         rows.append({"variant": label, "loss": r.config["loss"]["name"] + " " + str(r.config["loss"].get("args", "")),
                      "iterations to threshold": cv.first_crossing(it, v, th["threshold"], interpolate),
-                     axis_label(f"final {val_set} {metric_label(metric)}", metric): float(v[-1]), "best": float(v.max())})
+                     final_col: finals[label], "best": float(v.max()), "reference": ref or "",
+                     "final − reference": finals[label] - finals[ref] if ref in finals else float("nan")})
     spread = final["final_summary"].set_index("method")["std"].fillna(float("nan"))
-    caption = (f"seed {seed}; {f4['provenance']}; seed std of the final {metric_label(metric)} above: "
+    caption = (f"seed {seed}; {f4['provenance']}; final = mean of the last {last_k} evaluations; seed std of the "
+               f"final {metric_label(metric)} above: "
                + ", ".join(f"{k} {with_unit(x, metric, extra=1)}" for k, x in spread.items()))
     return {"table": pd.DataFrame(rows), "curves": curves, "notes": notes, "caption": caption}
 
@@ -311,9 +333,9 @@ def fig4_claims(f4: dict, th: dict, verdicts: Mapping[str, dict], final_verdicts
 
 def fig4_csv(f4: dict, th: dict, fv: dict):
     """``results/pspl/fig4.csv``: per (method, seed) the iterations to the threshold (blank if never), the
-    final and best validation metric, with the threshold, validation set, metric and profile."""
+    final (mean of the last :data:`FINAL_LAST_K` evaluations) and best validation metric, with the threshold, validation set, metric and profile."""
     table = fv["table"].rename(columns={"group": "method", "iterations": "iterations_to_threshold"})
-    finals = {k: (float(v[-1]), float(v.max())) for k, (_, v) in f4["curves"].items()}
+    finals = {k: (stable_final(v), float(v.max())) for k, (_, v) in f4["curves"].items()}
     table["final"] = [finals[(m, s)][0] for m, s in zip(table["method"], table["seed"])]
     table["best"] = [finals[(m, s)][1] for m, s in zip(table["method"], table["seed"])]
     table = table.assign(threshold=th["threshold"], val_set=f4["val_set"], metric=f4["metric"], profile=f4["profile"])

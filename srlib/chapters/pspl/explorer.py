@@ -1,4 +1,4 @@
-"""The PSPL attention-map explorer: snapshots of a real training run, frames, and a live version.
+"""The PSPL attention-map explorer: snapshots of real training runs, their maps, frames and a live version.
 
 * :func:`snapshot_training` trains a run config in segments (:meth:`srlib.train.Trainer.fit`
   with ``until=``) and keeps the model weights at chosen iterations. The Trainer has no
@@ -7,30 +7,56 @@
   snapshot equal the run store's final weights for the same config (tested). Evaluation is
   switched off in the snapshot trainer; it touches neither the weights nor any RNG.
   Stored in ``results/runs/<experiment>/<hash>/snapshots.pt`` (reused when present).
-* :func:`pair_state` — SR, HR, |SR - HR|, the SSIM map M_s of one crop at one snapshot.
-* :func:`render_frame` — one explorer frame: SR | HR | |SR-HR| | M_s | M_a, the curve m_a(m_s)
-  with this crop's m_s histogram beneath it, and the histogram of m_a (numpy + PIL: a few ms).
-* :func:`precompute_frames` — every frame over the axes image x step x delta x gamma x mu, for
-  :func:`srlib.viz.frame_viewer` (works in the static HTML book, without a kernel).
-* :func:`live_explorer` — the same figure behind ipywidgets in JupyterLab (needs a kernel).
+* :func:`super_resolve_crop` (SR, HR, |SR - HR| of one crop by one model) and :func:`with_similarity`
+  (the SSIM map M_s of that pair with the SSIM's border padding and constants of the loss,
+  :func:`srlib.losses.pspl.similarity_map`); :func:`pair_state` does both.
+* The figure has four parts, each depending on only some of the explorer's axes (model, step,
+  delta, SSIM padding, SSIM constants, image; :data:`PART_AXES`): :func:`render_hr` (HR),
+  :func:`render_sr` (SR | |SR - HR|), :func:`render_similarity` (M_s and the histogram of m_s) and
+  :func:`render_attention` (M_a on [0, gamma], M_a / mean(M_a), the curve m_a(m_s) and the
+  histogram of m_a). Every map is 200 px with a colour bar, every plot has labelled axes; the whole
+  figure is 624 px wide (the book's text column is about 750). numpy + PIL (DejaVu Sans from
+  matplotlib), a few ms a part, deterministic. :func:`render_frame` stacks them into one image.
+* :func:`precompute_parts` — every part over its axes; :func:`explorer_viewer` puts them behind
+  :func:`srlib.viz.panel_viewer` (the static HTML book, without a kernel: the page holds the sum of
+  the parts' frames, not their product).
+* :func:`live_explorer` — the same figure behind ipywidgets in JupyterLab (needs a kernel; any delta).
 
-M_s is computed per channel exactly as in the loss (:func:`srlib.losses.pspl.similarity_map`)
-and shown for the model's channels averaged (Y models have one).
+M_s is computed per channel exactly as in the loss and shown for the model's channels averaged
+(Y models have one).
 """
 from __future__ import annotations
 
 import copy
 import itertools
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from srlib.losses.pspl import GAMMA, MU, attention_map, similarity_map
+from srlib.conventions import SSIM_WINDOW
+from srlib.losses.pspl import GAMMA, MU, SSIM_CONSTANT_MODES, attention_map, similarity_map
 
-PANELS = ("SR", "HR", "|SR - HR|", "M_s (SSIM map)", "M_a (attention)")  # ASCII: the PIL default font
+SSIM_PADDINGS = ("zero", "reflect")  # the code's (pytorch_ssim), mirrored
+SSIM_CONSTANTS = SSIM_CONSTANT_MODES  # ("code", "paper")
+BORDER = SSIM_WINDOW // 2  # the band where the SSIM window sees beyond the crop: 5 px
+PANEL = 200  # display size of a map, px
+LEVELS = 96  # colour levels of a map (so a part with two colour maps is an exact 256-colour PNG)
+ERROR_MAX = 0.2  # top of the |SR - HR| colour bar (values above are shown at the top colour)
+RELATIVE_MAX = 16.0  # M_a / mean(M_a) colour bar: 1/16 .. 16, log scale
+PLOT_HEIGHT = 170
+GAP = 12
+#: the explorer's axes, in the order of its controls
+AXES = ("model", "step", "delta", "SSIM padding", "SSIM constants", "image")
+#: which axes each part of the figure depends on (the keys of its frames, in this order)
+PART_AXES = {
+    "hr": ("image",),
+    "sr": ("model", "step", "image"),
+    "similarity": ("model", "step", "SSIM padding", "SSIM constants", "image"),
+    "attention": AXES,
+}
 
 
 # ----------------------------------------------------------------------------- snapshots
@@ -43,14 +69,21 @@ def _snapshot_key(config: dict, iterations: Sequence[int]) -> dict:
     return {"config": run_identity(config), "snapshots": [int(i) for i in iterations]}
 
 
+def snapshot_path(config: dict, iterations: Sequence[int], experiment: str = "pspl.snapshots", root=None) -> Path:
+    """Where :func:`snapshot_training` keeps the snapshot set of ``config`` at ``iterations``."""
+    from srlib import runs
+
+    key = _snapshot_key(config, sorted({int(i) for i in iterations}))
+    return Path(root or runs.default_root(config)) / experiment / runs.run_hash(key) / "snapshots.pt"
+
+
 def snapshot_training(config: dict, iterations: Sequence[int], experiment: str = "pspl.snapshots", root=None,
                       force: bool = False) -> dict:
     """Weights of ``config``'s training run at each of ``iterations`` (0 = initial weights).
 
-    Returns ``{"config", "iterations", "states": {it: state_dict}, "dir"}``. Iterations beyond the
-    run's total are an error. The file is reused when it exists (``force`` retrains).
+    Returns ``{"config", "iterations", "states": {it: state_dict}, "dir", "seconds"}``. Iterations
+    beyond the run's total are an error. The file is reused when it exists (``force`` retrains).
     """
-    from srlib import runs
     from srlib.train import build_trainer, total_iterations
 
     its = sorted({int(i) for i in iterations})
@@ -58,8 +91,8 @@ def snapshot_training(config: dict, iterations: Sequence[int], experiment: str =
     if not its or its[0] < 0 or its[-1] > total:
         raise ValueError(f"snapshot iterations must lie in [0, {total}] (the run's length), got {list(iterations)}")
     key = _snapshot_key(config, its)
-    d = Path(root or runs.default_root(config)) / experiment / runs.run_hash(key)
-    path = d / "snapshots.pt"
+    path = snapshot_path(config, its, experiment, root)
+    d = path.parent
     if path.exists() and not force:
         data = torch.load(path, map_location="cpu", weights_only=False)
         return {"config": data["config"], "iterations": data["iterations"], "states": data["states"], "dir": d,
@@ -102,6 +135,11 @@ def loss_delta(config: dict, iteration: int) -> float:
     return float(hook.delta)
 
 
+def run_delta(config: dict, iteration: int) -> float | None:
+    """:func:`loss_delta`, or None for a run whose loss has no delta (the baseline)."""
+    return loss_delta(config, iteration) if config["loss"].get("name") == "pspl" else None
+
+
 # ----------------------------------------------------------------------------- crops and maps
 
 
@@ -121,8 +159,9 @@ def test_crop(set_name: str, index: int, scale: int, size: int) -> dict:
     return {"name": f"{set_name}/{stem}", "lr": lr_c, "hr": hr_c, "box": (top, left, h, w), "scale": scale}
 
 
-def pair_state(model, crop: dict, ssim_constants: str = "code") -> dict:
-    """SR of the crop by ``model``; HR; |SR-HR|; M_s (per channel) — all as numpy, in [0, 1] except M_s."""
+def super_resolve_crop(model, crop: dict) -> dict:
+    """SR of the crop by ``model``, HR and |SR - HR| as numpy in [0, 1] ((H, W, 3), or (H, W) for Y models),
+    and the same SR/HR as (1, C, H, W) tensors in the model's colours (``sr_t``, ``hr_t``) for :func:`with_similarity`."""
     from srlib.degrade import img2tensor
     from srlib.losses.pixel import to_model_colors
 
@@ -130,16 +169,47 @@ def pair_state(model, crop: dict, ssim_constants: str = "code") -> dict:
     with torch.no_grad():
         lr_m, hr_m = to_model_colors(lr, model), to_model_colors(hr, model)
         sr_m = model(lr_m).float().clamp(0, 1)
-        m_s = similarity_map(sr_m, hr_m, ssim_constants)
+
     def img(t):
         a = t[0].numpy().transpose(1, 2, 0)
         return a[..., 0] if a.shape[2] == 1 else a
-    return {"sr": img(sr_m), "hr": img(hr_m), "err": np.abs(img(sr_m) - img(hr_m)), "m_s": m_s[0].numpy(),
-            "name": crop["name"]}
+    return {"sr": img(sr_m), "hr": img(hr_m), "err": np.abs(img(sr_m) - img(hr_m)), "name": crop["name"],
+            "sr_t": sr_m, "hr_t": hr_m}
+
+
+def with_similarity(state: dict, ssim_constants: str = "code", ssim_padding: str = "zero") -> dict:
+    """``state`` (:func:`super_resolve_crop`) with M_s (``m_s``, (C, H, W)) as the loss computes it, with the
+    given SSIM constants and border padding (also in the result: ``constants``, ``padding``)."""
+    if ssim_padding not in SSIM_PADDINGS:
+        raise ValueError(f"ssim_padding must be one of {SSIM_PADDINGS}, got {ssim_padding!r}")
+    m_s = similarity_map(state["sr_t"], state["hr_t"], ssim_constants, ssim_padding)
+    return dict(state, m_s=m_s[0].numpy(), constants=ssim_constants, padding=ssim_padding)
+
+
+def pair_state(model, crop: dict, ssim_constants: str = "code", ssim_padding: str = "zero") -> dict:
+    """SR of the crop by ``model``; HR; |SR-HR|; M_s (per channel) — all as numpy, in [0, 1] except M_s."""
+    return with_similarity(super_resolve_crop(model, crop), ssim_constants, ssim_padding)
 
 
 def attention_of(m_s: np.ndarray, delta: float, gamma: float = GAMMA, mu: float = MU) -> np.ndarray:
     return attention_map(torch.from_numpy(np.asarray(m_s)), gamma, mu, delta=delta).numpy()
+
+
+def relative_weight(m_a: np.ndarray) -> np.ndarray:
+    """M_a / mean(M_a): the weight of each pixel relative to the average one (NaN where every weight is 0).
+
+    Adam divides each update by a running scale of the gradient, so a constant factor on the loss
+    (gamma, or the overall level of M_a) barely changes training; how the weights are spread does."""
+    m_a = np.asarray(m_a, dtype=np.float64)
+    mean = m_a.mean()
+    return m_a / mean if mean > 0 else np.full_like(m_a, np.nan)
+
+
+def border_band(h: int, w: int, width: int = BORDER) -> np.ndarray:
+    """Boolean (h, w) mask of the pixels within ``width`` of the border (where the SSIM padding acts)."""
+    band = np.zeros((h, w), bool)
+    band[:width], band[-width:], band[:, :width], band[:, -width:] = True, True, True, True
+    return band
 
 
 def attention_histograms(m_s: np.ndarray, deltas: Sequence[float], gamma: float = GAMMA, mu: float = MU,
@@ -157,161 +227,387 @@ def attention_histograms(m_s: np.ndarray, deltas: Sequence[float], gamma: float 
     return pd.DataFrame(rows)
 
 
-# ----------------------------------------------------------------------------- rendering
+# ----------------------------------------------------------------------------- drawing (PIL)
+
+_FONTS: dict = {}
 
 
-def _colorize(img: np.ndarray, cmap: str, lo: float, hi: float) -> np.ndarray:
+def _font(size: int):
+    """DejaVu Sans (shipped with matplotlib: the same glyphs everywhere, Greek included)."""
+    if size not in _FONTS:
+        import os
+
+        import matplotlib
+        from PIL import ImageFont
+
+        try:
+            _FONTS[size] = ImageFont.truetype(os.path.join(matplotlib.get_data_path(), "fonts/ttf/DejaVuSans.ttf"), size)
+        except OSError:
+            _FONTS[size] = ImageFont.load_default(size=size)
+    return _FONTS[size]
+
+
+def _lut(cmap: str, levels: int) -> np.ndarray:
     import matplotlib
 
+    return (matplotlib.colormaps[cmap](np.linspace(0, 1, levels))[:, :3] * 255).round().astype(np.uint8)
+
+
+NAN_COLOUR = (190, 190, 190)
+
+
+def _colorize(img: np.ndarray, cmap: str, lo: float, hi: float, log: bool = False, levels: int = LEVELS) -> np.ndarray:
+    """A 2-D map through ``cmap`` on [lo, hi] (log2 scale if ``log``) in ``levels`` steps; RGB images pass
+    through (clipped to [0, 1]); NaN is grey."""
+    img = np.asarray(img, dtype=np.float64)
     if img.ndim == 3:
         return np.clip(np.round(np.clip(img, 0, 1) * 255), 0, 255).astype(np.uint8)
-    x = (np.clip(img, lo, hi) - lo) / max(hi - lo, 1e-12)
-    lut = (matplotlib.colormaps[cmap](np.linspace(0, 1, 256))[:, :3] * 255).round().astype(np.uint8)
-    return lut[np.round(x * 255).astype(int)]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        v = np.log2(img) if log else img
+        a, b = (np.log2(lo), np.log2(hi)) if log else (lo, hi)
+        x = (np.clip(v, a, b) - a) / max(b - a, 1e-12)
+    out = _lut(cmap, levels)[np.round(np.nan_to_num(x, nan=0.0) * (levels - 1)).astype(int)]
+    out[np.isnan(img)] = NAN_COLOUR
+    return out
 
 
-def _plot_panel(size: int, xs, ys, bars_x, bars_h, x_range, y_max, log_bars: bool = False,
-                x_ticks=(), y_label: str = "") -> np.ndarray:
-    """A tiny line + bar chart drawn with PIL (fast and deterministic)."""
+def _text(draw, xy, text: str, size: int = 12, fill=(0, 0, 0), anchor: str = "la"):
+    draw.text(xy, text, fill=fill, font=_font(size), anchor=anchor)
+
+
+GREYS = 32  # grey levels of text and axes after :func:`_snap_greys`
+
+
+def _snap_greys(canvas):
+    """The PIL image ``canvas`` with its grey pixels (text antialiasing) rounded to :data:`GREYS` levels, so that
+    a part has few colours (an exact palette PNG); call it before pasting the colour maps."""
+    from PIL import Image
+
+    a = np.array(canvas)
+    grey = (a[..., 0] == a[..., 1]) & (a[..., 1] == a[..., 2])
+    step = 255 / (GREYS - 1)
+    a[grey] = (np.round(a[grey] / step) * step).round().astype(np.uint8)
+    return Image.fromarray(a)
+
+
+def _map_panel(values, cmap: str | None, lo: float = 0.0, hi: float = 1.0, ticks=(), title: str = "",
+               log: bool = False, size: int = PANEL) -> np.ndarray:
+    """A map enlarged to ``size`` px (nearest), its title above and, unless ``cmap`` is None (an RGB or grey
+    image), a horizontal colour bar with ``ticks`` ((value, label) pairs) below. Same height either way."""
     from PIL import Image, ImageDraw
 
-    w, h, m = size + 24, size, 14
-    im = Image.new("RGB", (w, h), "white")
-    d = ImageDraw.Draw(im)
-    x0, x1, y0, y1 = 22, w - 4, h - m, 4
+    rgb = _colorize(values, cmap or "gray", lo, hi, log)
+    title_h, bar_gap, bar_h, tick_h = 17, 4, 9, 15
+    canvas = Image.new("RGB", (size, title_h + size + bar_gap + bar_h + tick_h), "white")
+    draw = ImageDraw.Draw(canvas)
+    _text(draw, (0, 1), title, 12)
+    y0 = title_h + size + bar_gap
+    if cmap is not None:
+        a, b = (np.log2(lo), np.log2(hi)) if log else (lo, hi)
+        for value, label in ticks:
+            x = (np.log2(value) if log else value) - a
+            px = int(round(x / (b - a) * (size - 1)))
+            draw.line([(px, y0 + bar_h), (px, y0 + bar_h + 3)], fill=(0, 0, 0))
+            anchor = "la" if px < 8 else ("ra" if px > size - 8 else "ma")
+            _text(draw, (px, y0 + bar_h + 3), label, 11, anchor=anchor)
+    canvas = _snap_greys(canvas)
+    canvas.paste(Image.fromarray(rgb).resize((size, size), Image.NEAREST), (0, title_h))
+    if cmap is not None:
+        lut = _lut(cmap, LEVELS)
+        bar = lut[np.minimum((np.arange(size) * LEVELS) // size, LEVELS - 1)]
+        canvas.paste(Image.fromarray(np.repeat(bar[None], bar_h, axis=0)), (0, y0))
+    return np.asarray(canvas)
+
+
+def _plot(width: int, height: int, *, x_range, y_range, x_ticks, y_ticks, x_label: str, y_label: str,
+          title: str = "", lines=(), bars=None, y_log: bool = False, notes: Sequence[str] = ()) -> np.ndarray:
+    """A small chart drawn with PIL: ``lines`` [(xs, ys, colour)], ``bars`` (left edges, width, heights) in grey,
+    ticks as (value, label) pairs, labelled axes (the y label turned 90 degrees), ``notes`` (lines of small text,
+    top left); ``y_log``: log10 y axis."""
+    from PIL import Image, ImageDraw
+
+    left, right, top, bottom = 50, 8, 17, 30
+    canvas = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(canvas)
+    x0, x1, y0, y1 = left, width - right, height - bottom, top + 4
+    ty = (lambda y: np.log10(y)) if y_log else (lambda y: y)
+    ya, yb = ty(y_range[0]), ty(y_range[1])
 
     def px(x):
         return x0 + (x - x_range[0]) / (x_range[1] - x_range[0]) * (x1 - x0)
 
     def py(y):
-        return y0 - np.clip(y / y_max, 0, 1) * (y0 - y1)
+        with np.errstate(divide="ignore"):
+            v = ty(np.maximum(y, y_range[0]) if y_log else y)
+        return y0 - float(np.clip((v - ya) / (yb - ya), 0, 1)) * (y0 - y1)
 
-    if bars_x is not None:
-        bh = np.asarray(bars_h, dtype=float)
-        if log_bars:
-            bh = np.where(bh > 0, np.log10(np.maximum(bh, 1e-12)) + 6, 0) / 6  # 1e-6 .. 1 of the pixels
-            bh = np.clip(bh, 0, 1) * y_max
-        bw = (bars_x[1] - bars_x[0]) if len(bars_x) > 1 else 1
-        for bx, hh in zip(bars_x, bh):
-            if hh > 0:
-                d.rectangle([px(bx), py(hh), max(px(bx + bw) - 1, px(bx)), y0], fill=(170, 170, 170))
-    if xs is not None:
-        d.line([(px(x), py(y)) for x, y in zip(xs, ys)], fill=(200, 30, 30), width=2)
-    d.line([(x0, y0), (x1, y0)], fill="black")
-    d.line([(x0, y0), (x0, y1)], fill="black")
-    for t in x_ticks:
-        d.text((px(t) - 6, y0 + 2), f"{t:g}", fill="black")
-    d.text((1, y1), y_label, fill="black")
-    return np.asarray(im)
+    _text(draw, (0, 1), title, 12)
+    if bars is not None:
+        lefts, bar_w, heights = bars
+        for bx, hh in zip(lefts, heights):
+            if hh > 0 and (not y_log or hh >= y_range[0]):
+                draw.rectangle([px(bx), py(hh), max(px(bx + bar_w) - 1, px(bx)), y0], fill=(150, 150, 150))
+    for xs, ys, colour in lines:
+        draw.line([(px(x), py(y)) for x, y in zip(xs, ys)], fill=colour, width=2)
+    draw.line([(x0, y0), (x1, y0)], fill=(0, 0, 0))
+    draw.line([(x0, y0), (x0, y1)], fill=(0, 0, 0))
+    for value, label in x_ticks:
+        draw.line([(px(value), y0), (px(value), y0 + 3)], fill=(0, 0, 0))
+        _text(draw, (px(value), y0 + 3), label, 11, anchor="ma")
+    for value, label in y_ticks:
+        draw.line([(x0 - 3, py(value)), (x0, py(value))], fill=(0, 0, 0))
+        _text(draw, (x0 - 5, py(value)), label, 11, anchor="rm")
+    _text(draw, ((x0 + x1) / 2, height - 1), x_label, 11, anchor="md")
+    label = Image.new("RGB", (y0 - y1, 14), "white")
+    _text(ImageDraw.Draw(label), ((y0 - y1) / 2, 0), y_label, 11, anchor="ma")
+    canvas.paste(label.rotate(90, expand=True), (0, y1))
+    for k, note in enumerate(notes):  # top left, inside the axes (histograms of m_s pile up on the right)
+        _text(draw, (x0 + 4, y1 + 13 * k), note, 10, fill=(60, 60, 60))
+    return np.asarray(_snap_greys(canvas))
 
 
-def _font(size: int):
-    from PIL import ImageFont
+def _stack(parts: Sequence[np.ndarray], axis: int, gap: int = GAP) -> np.ndarray:
+    """Images side by side (axis 1) or one under the other (axis 0), top/left aligned, white gaps."""
+    from PIL import Image
 
-    try:
-        return ImageFont.load_default(size=size)  # FreeType build of Pillow >= 10.1
-    except (TypeError, OSError):
-        return ImageFont.load_default()
-
-
-def render_frame(state: dict, delta: float, gamma: float = GAMMA, mu: float = MU, title: str = "",
-                 panel: int = 128, columns: int = 4) -> np.ndarray:
-    """One explorer frame as a uint8 (H, W, 3) image: five maps, the curve m_a(m_s) over this crop's
-    m_s histogram (grey), and the histogram of m_a (log scale, grey), ``columns`` panels per row
-    (4: the maps on top, M_a and the two plots below, so each panel is shown at its own size in the
-    book's text column), under two lines of title and statistics. Pure numpy + PIL; deterministic."""
-    from PIL import Image, ImageDraw
-
-    from srlib.viz import hstack_labeled
-
-    if columns < 1:
-        raise ValueError(f"render_frame: columns must be >= 1, got {columns}")
-    m_s = state["m_s"]
-    m_a = attention_of(m_s, delta, gamma, mu)
-    err = state["err"] if state["err"].ndim == 2 else state["err"].mean(2)
-    g = max(gamma, 1e-6)
-    maps = [_colorize(state["sr"], "gray", 0, 1), _colorize(state["hr"], "gray", 0, 1),
-            _colorize(err, "magma", 0, 0.25), _colorize(m_s.mean(0), "viridis", -1, 1),
-            _colorize(m_a.mean(0), "inferno", 0, g)]
-    maps = [np.asarray(Image.fromarray(a).resize((panel, panel), Image.NEAREST)) for a in maps]
-    xs = np.linspace(-1, 1, 161)
-    hist, edges = np.histogram(np.clip(m_s.ravel(), -1, 1), bins=40, range=(-1, 1))
-    curve = _plot_panel(panel, xs, attention_of(xs, delta, gamma, mu), edges[:-1],
-                        hist / max(hist.max(), 1) * g * 0.6, (-1, 1), g * 1.05, x_ticks=(-1, 0, 1), y_label=f"{g:g}")
-    hist_a, edges_a = np.histogram(np.clip(m_a.ravel(), 0, g), bins=40, range=(0, g))
-    hist_plot = _plot_panel(panel, None, None, edges_a[:-1], hist_a / m_a.size, (0, g), 1.0, log_bars=True,
-                            x_ticks=(0, g), y_label="1")
-    labels = [*PANELS, "m_a(m_s), m_s hist.", "m_a histogram (log)"]
-    panels = [*maps, curve, hist_plot]
-    rows = [hstack_labeled(panels[i:i + columns], labels[i:i + columns], gap=6, label_height=14)
-            for i in range(0, len(panels), columns)]
-    head = title or f"{state['name']}: delta = {delta:g}, gamma = {gamma:g}, mu = {mu:g}"
-    stats = f"mean m_a = {m_a.mean():.3g}; share of pixels with m_a > gamma/2: {(m_a > g / 2).mean():.1%}"
-    font, line, row_gap = _font(12), 16, 6
-    top = 2 * line + 4
-    width = max(r.shape[1] for r in rows)
-    canvas = Image.new("RGB", (width, top + sum(r.shape[0] for r in rows) + row_gap * (len(rows) - 1)), "white")
-    draw = ImageDraw.Draw(canvas)
-    draw.text((2, 2), head, fill="black", font=font)
-    draw.text((2, 2 + line), stats, fill=(70, 70, 70), font=font)
-    y = top
-    for r in rows:
-        canvas.paste(Image.fromarray(r), (0, y))
-        y += r.shape[0] + row_gap
+    if axis == 1:
+        w = sum(p.shape[1] for p in parts) + gap * (len(parts) - 1)
+        canvas = Image.new("RGB", (w, max(p.shape[0] for p in parts)), "white")
+        x = 0
+        for p in parts:
+            canvas.paste(Image.fromarray(p), (x, 0))
+            x += p.shape[1] + gap
+    else:
+        h = sum(p.shape[0] for p in parts) + gap * (len(parts) - 1)
+        canvas = Image.new("RGB", (max(p.shape[1] for p in parts), h), "white")
+        y = 0
+        for p in parts:
+            canvas.paste(Image.fromarray(p), (0, y))
+            y += p.shape[0] + gap
     return np.asarray(canvas)
 
 
-def precompute_frames(snapshots: dict, crops: Sequence[dict], deltas: Sequence[float], gammas: Sequence[float] = (GAMMA,),
-                      mus: Sequence[float] = (MU,), ssim_constants: str = "code", panel: int = 128) -> tuple[dict, dict]:
-    """Frames for :func:`srlib.viz.frame_viewer`: ``({(image, step, delta, gamma, mu): img}, axes)``.
+def _with_header(body: np.ndarray, lines: Sequence[str]) -> np.ndarray:
+    """``body`` under two lines of text (the first bold-ish black, the second grey)."""
+    from PIL import Image, ImageDraw
 
-    ``step`` values are the snapshot iterations; the SR and M_s are computed once per
-    (image, step) and every (delta, gamma, mu) is rendered from them.
+    line = 16
+    canvas = Image.new("RGB", (body.shape[1], 2 * line + 4 + body.shape[0]), "white")
+    draw = ImageDraw.Draw(canvas)
+    for k, text in enumerate(list(lines)[:2]):
+        size = 12
+        while size > 9 and draw.textlength(text, font=_font(size)) > body.shape[1]:
+            size -= 1  # a narrow part: a smaller font rather than text cut off
+        _text(draw, (0, 1 + k * line), text, size, fill=(0, 0, 0) if k == 0 else (80, 80, 80))
+    canvas = _snap_greys(canvas)
+    canvas.paste(Image.fromarray(body), (0, 2 * line + 4))
+    return np.asarray(canvas)
+
+
+def _gray(a: np.ndarray) -> np.ndarray:
+    return a if a.ndim == 2 else a.mean(2)
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.3g}"
+
+
+# ----------------------------------------------------------------------------- the parts of the figure
+
+
+def render_hr(crop_or_state: dict, size: int = PANEL) -> np.ndarray:
+    """Part 1a: the HR crop under a header naming it (depends on the image only)."""
+    hr = crop_or_state["hr"]
+    if hr.dtype == np.uint8:
+        hr = hr.astype(np.float64) / 255.0
+    h, w = hr.shape[:2]
+    return _with_header(_map_panel(hr, None, title="HR", size=size),
+                        [crop_or_state["name"], f"{h}×{w} HR px, shown ×{size // max(h, 1)}"])
+
+
+def render_sr(state: dict, model: str = "", step: int | None = None, delta_of_run: float | None = None,
+              size: int = PANEL) -> np.ndarray:
+    """Part 1b: SR | |SR - HR| (colour bar 0..ERROR_MAX) under a header naming model and step, with the crop's
+    PSNR and the delta the run's own loss used at that step."""
+    err = _gray(state["err"])
+    panels = [_map_panel(state["sr"], None, title=f"SR: {model}" if model else "SR", size=size),
+              _map_panel(err, "magma", 0.0, ERROR_MAX, [(0, "0"), (ERROR_MAX / 2, _fmt(ERROR_MAX / 2)),
+                                                        (ERROR_MAX, f"≥{ERROR_MAX:g}")], "|SR − HR|", size=size)]
+    at = "" if step is None else f" after {step} iterations"
+    run = ("" if model == "" else
+           ("; plain L1 (no weights)" if delta_of_run is None else f"; δ of its loss: {_fmt(delta_of_run)}"))
+    head = [f"{model or 'model'}{at}", f"PSNR {_psnr(err):.2f} dB on this crop{run}"]
+    return _with_header(_stack(panels, 1), head)
+
+
+def render_images(state: dict, model: str = "", step: int | None = None, delta_of_run: float | None = None,
+                  size: int = PANEL) -> np.ndarray:
+    """Part 1: :func:`render_hr` | :func:`render_sr` (HR | SR | |SR - HR|)."""
+    return _stack([render_hr(state, size), render_sr(state, model, step, delta_of_run, size)], 1)
+
+
+def _psnr(err: np.ndarray) -> float:
+    mse = float(np.mean(np.asarray(err, dtype=np.float64) ** 2))
+    return float("inf") if mse == 0 else 10 * np.log10(1.0 / mse)
+
+
+def _share_ticks():
+    return [(1e-4, "1e-4"), (1e-2, "0.01"), (1.0, "1")]
+
+
+def render_similarity(state: dict, size: int = PANEL) -> np.ndarray:
+    """Part 2: M_s (channels averaged, colour bar -1..1) over the histogram of m_s (log share of pixels),
+    under a header with the SSIM choices and the mean of M_s in the border band and the interior."""
+    m_s = state["m_s"]
+    shown = m_s.mean(0)
+    band = border_band(*shown.shape)
+    ms_map = _map_panel(shown, "viridis", -1.0, 1.0, [(-1, "−1"), (0, "0"), (1, "1")], "M_s (SSIM map)", size=size)
+    hist, edges = np.histogram(np.clip(m_s.ravel(), -1, 1), bins=40, range=(-1, 1))
+    outside = float(np.mean(np.abs(m_s) > 1))
+    plot = _plot(size, PLOT_HEIGHT, x_range=(-1, 1), y_range=(1e-4, 1), x_ticks=[(-1, "−1"), (0, "0"), (1, "1")],
+                 y_ticks=_share_ticks(), x_label="m_s", y_label="share of pixels", title="histogram of m_s",
+                 bars=(edges[:-1], edges[1] - edges[0], hist / m_s.size), y_log=True,
+                 notes=[f"mean: border {shown[band].mean():.3f}", f"inner {shown[~band].mean():.3f}"]
+                 + ([f"{outside:.1%} outside [−1, 1]"] if outside > 0 else []))
+    head = [f"SSIM: {state.get('padding', 'zero')} padding,", f"{state.get('constants', 'code')} constants"]
+    return _with_header(_stack([ms_map, plot], 0, gap=8), head)
+
+
+def render_attention(m_s: np.ndarray, delta: float, gamma: float = GAMMA, mu: float = MU,
+                     size: int = PANEL) -> np.ndarray:
+    """Part 3: M_a (colour bar 0..gamma) | M_a / mean(M_a) (log colour bar 1/16..16) over the curve m_a(m_s)
+    at this delta | the histogram of m_a (log share of pixels), under a header with the weights' statistics."""
+    m_a = attention_of(m_s, delta, gamma, mu)
+    shown = m_a.mean(0)
+    g = max(float(gamma), 1e-6)
+    rel = relative_weight(shown)
+    r = RELATIVE_MAX
+    maps = [_map_panel(shown, "inferno", 0.0, g, [(0, "0"), (g / 2, _fmt(g / 2)), (g, _fmt(g))], "M_a (attention)",
+                       size=size),
+            _map_panel(np.where(np.isnan(rel), np.nan, np.clip(rel, 1 / r, r)), "RdBu_r", 1 / r, r,
+                       [(1 / r, f"≤1/{r:g}"), (1 / 4, "1/4"), (1, "1"), (4, "4"), (r, f"≥{r:g}")],
+                       "M_a / mean(M_a)", log=True, size=size)]
+    xs = np.linspace(-1, 1, 201)
+    curve = _plot(size, PLOT_HEIGHT, x_range=(-1, 1), y_range=(0, g * 1.05), x_ticks=[(-1, "−1"), (0, "0"), (1, "1")],
+                  y_ticks=[(0, "0"), (g / 2, _fmt(g / 2)), (g, _fmt(g))], x_label="m_s", y_label="m_a",
+                  title=f"m_a(m_s) at δ = {delta:g}", lines=[(xs, attention_of(xs, delta, gamma, mu), (200, 30, 30))])
+    hist, edges = np.histogram(np.clip(m_a.ravel(), 0, g), bins=40, range=(0, g))
+    hist_plot = _plot(size, PLOT_HEIGHT, x_range=(0, g), y_range=(1e-4, 1), x_ticks=[(0, "0"), (g / 2, _fmt(g / 2)), (g, _fmt(g))],
+                      y_ticks=_share_ticks(), x_label="m_a", y_label="share of pixels", title="histogram of m_a",
+                      bars=(edges[:-1], edges[1] - edges[0], hist / m_a.size), y_log=True)
+    band = border_band(*shown.shape)
+    total = float(shown.sum())
+    head = [f"δ = {delta:g} (γ = {gamma:g}, μ = {mu:g}): mean M_a = {shown.mean():.3g}",
+            ("every weight is 0 in float32: no gradient" if total == 0 else
+             f"border {BORDER} px: {band.mean():.0%} of pixels, {shown[band].sum() / total:.0%} of weight")]
+    return _with_header(_stack([_stack(maps, 1), _stack([curve, hist_plot], 1)], 0, gap=8), head)
+
+
+def render_frame(state: dict, delta: float, gamma: float = GAMMA, mu: float = MU, model: str = "",
+                 step: int | None = None, delta_of_run: float | None = None, size: int = PANEL) -> np.ndarray:
+    """The whole figure as one uint8 (H, W, 3) image: :func:`render_images` over :func:`render_similarity`
+    beside :func:`render_attention` (what the precomputed viewer shows, as one picture)."""
+    top = render_images(state, model, step, delta_of_run, size)
+    bottom = _stack([render_similarity(state, size), render_attention(state["m_s"], delta, gamma, mu, size)], 1)
+    return _stack([top, bottom], 0, gap=8)
+
+
+# ----------------------------------------------------------------------------- precomputed and live
+
+
+def precompute_parts(models: Mapping[str, dict], crops: Sequence[dict], steps: Sequence[int], deltas: Sequence[float],
+                     paddings: Sequence[str] = SSIM_PADDINGS, constants: Sequence[str] = SSIM_CONSTANTS,
+                     gamma: float = GAMMA, mu: float = MU, size: int = PANEL) -> tuple[dict, dict]:
+    """Every part of the figure over its axes: ``({part: {key: img}}, axes)``, keys in :data:`PART_AXES` order.
+
+    ``models``: label -> snapshot set (:func:`snapshot_training`), each with every one of ``steps``.
+    The SR is computed once per (model, step, image), M_s once per SSIM choice, and every delta
+    is drawn from it.
     """
     names = [c["name"] for c in crops]
     if len(set(names)) != len(names):
         raise ValueError(f"crop names repeat: {names}")
-    steps = list(snapshots["iterations"])
-    axes = {"image": names, "step": steps, "delta": [float(d) for d in deltas],
-            "gamma": [float(g) for g in gammas], "mu": [float(m) for m in mus]}
-    frames = {}
-    for it in steps:
-        model = model_at(snapshots, it)
-        for crop in crops:
-            state = pair_state(model, crop, ssim_constants)
-            for d, g, m in itertools.product(axes["delta"], axes["gamma"], axes["mu"]):
-                title = (f"{crop['name']} after {it} iterations: delta = {d:g}, gamma = {g:g}, mu = {m:g}")
-                frames[(crop["name"], it, d, g, m)] = render_frame(state, d, g, m, title=title, panel=panel)
-    return frames, axes
+    if not models:
+        raise ValueError("precompute_parts: no models")
+    axes = {"model": list(models), "step": [int(s) for s in steps], "delta": [float(d) for d in deltas],
+            "SSIM padding": list(paddings), "SSIM constants": list(constants), "image": names}
+    parts: dict = {name: {} for name in PART_AXES}
+    for crop in crops:
+        parts["hr"][(crop["name"],)] = render_hr(crop, size)
+    for label, snaps in models.items():
+        for it in axes["step"]:
+            model = model_at(snaps, it)
+            own = run_delta(snaps["config"], it)
+            for crop in crops:
+                base = super_resolve_crop(model, crop)
+                parts["sr"][(label, it, crop["name"])] = render_sr(base, label, it, own, size)
+                for pad, const in itertools.product(axes["SSIM padding"], axes["SSIM constants"]):
+                    state = with_similarity(base, const, pad)
+                    parts["similarity"][(label, it, pad, const, crop["name"])] = render_similarity(state, size)
+                    for d in axes["delta"]:
+                        parts["attention"][(label, it, d, pad, const, crop["name"])] = \
+                            render_attention(state["m_s"], d, gamma, mu, size)
+    return parts, axes
 
 
-def live_explorer(snapshots: dict, crops: Sequence[dict], ssim_constants: str = "code", panel: int = 160):
-    """The explorer with a kernel: any image, step, delta (log slider), gamma and mu."""
+def explorer_viewer(parts: Mapping[str, dict], axes: Mapping[str, Sequence], initial: Mapping | None = None,
+                    title: str | None = None):
+    """The kernel-free viewer of :func:`precompute_parts`' output (:func:`srlib.viz.panel_viewer`): HR beside
+    SR | |SR - HR| on top, M_s beside the attention part below; photographs stay RGB, the other parts are
+    palette PNGs (exact: they have fewer than 256 colours)."""
+    from srlib import viz
+
+    def panel(name, palette):
+        return {"name": name, "axes": list(PART_AXES[name]), "frames": parts[name], "palette": palette}
+    return viz.panel_viewer([[panel("hr", False), panel("sr", False)], [panel("similarity", True), panel("attention", True)]],
+                            axes=axes, initial=initial, title=title)
+
+
+def live_explorer(models: Mapping[str, dict], crops: Sequence[dict], steps: Sequence[int] | None = None,
+                  gamma: float = GAMMA, mu: float = MU, size: int = PANEL, initial: Mapping | None = None):
+    """The explorer with a kernel (JupyterLab): the same figure and axes, delta on a continuous log slider."""
     import ipywidgets as W
     from IPython.display import display
 
-    cache: dict = {}
-    steps = [str(i) for i in snapshots["iterations"]]
-    image = W.Dropdown(options=[(c["name"], k) for k, c in enumerate(crops)], value=0, description="image")
-    step = W.SelectionSlider(options=steps, value=steps[-1], description="step (iterations)",
-                             style={"description_width": "initial"})
-    delta = W.FloatLogSlider(value=0.5, base=10, min=-3, max=1.5, step=0.05, description="delta")
-    gamma = W.FloatSlider(value=GAMMA, min=0.1, max=4, step=0.1, description="gamma")
-    mu = W.FloatSlider(value=MU, min=-1, max=1, step=0.05, description="mu")
+    from srlib.viz import png_bytes
+
+    labels = list(models)
+    initial = dict(initial or {})
+    steps = [int(s) for s in (steps if steps is not None else models[labels[0]]["iterations"])]
+    sr_cache: dict = {}
+    ms_cache: dict = {}
+    style = {"description_width": "initial"}
+    model = W.Dropdown(options=labels, value=initial.get("model", labels[0]), description="model", style=style)
+    step = W.SelectionSlider(options=[str(s) for s in steps], value=str(initial.get("step", steps[-1])),
+                             description="step (iterations)", style=style)
+    delta = W.FloatLogSlider(value=float(initial.get("delta", 1.0)), base=10, min=-2, max=2, step=0.05,
+                             description="delta", style=style)
+    padding = W.ToggleButtons(options=list(SSIM_PADDINGS), value=initial.get("SSIM padding", "zero"),
+                              description="SSIM padding", style=style)
+    constants = W.ToggleButtons(options=list(SSIM_CONSTANTS), value=initial.get("SSIM constants", "code"),
+                                description="SSIM constants", style=style)
+    names = [c["name"] for c in crops]
+    first = initial.get("image", 0)
+    image = W.Dropdown(options=[(n, k) for k, n in enumerate(names)], value=names.index(first) if first in names else first,
+                       description="image", style=style)
     out = W.Output()
 
     def redraw(*_):
-        key = (image.value, int(step.value))
-        if key not in cache:
-            cache[key] = pair_state(model_at(snapshots, key[1]), crops[key[0]], ssim_constants)
-        frame = render_frame(cache[key], delta.value, gamma.value, mu.value, panel=panel)
-        from srlib.viz import png_bytes
-
+        key = (model.value, int(step.value), image.value)
+        if key not in sr_cache:
+            sr_cache[key] = super_resolve_crop(model_at(models[key[0]], key[1]), crops[key[2]])
+        mkey = key + (padding.value, constants.value)
+        if mkey not in ms_cache:
+            ms_cache[mkey] = with_similarity(sr_cache[key], constants.value, padding.value)
+        frame = render_frame(ms_cache[mkey], delta.value, gamma, mu, model.value, key[1],
+                             run_delta(models[key[0]]["config"], key[1]), size)
         out.clear_output(wait=True)
         with out:
             display(W.Image(value=png_bytes(frame), format="png"))
 
-    for w in (image, step, delta, gamma, mu):
+    controls = (model, step, delta, padding, constants, image)
+    for w in controls:
         w.observe(redraw, names="value")
     redraw()
-    return W.VBox([W.HBox([image, step]), W.HBox([delta, gamma, mu]), out])
+    return W.VBox([W.HBox(list(controls[:3]), layout=W.Layout(flex_flow="row wrap")),
+                   W.HBox(list(controls[3:]), layout=W.Layout(flex_flow="row wrap")), out])
