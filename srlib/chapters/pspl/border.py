@@ -164,6 +164,11 @@ def border_study(t1: dict, model: str, set_names: Sequence[str], deltas: Sequenc
 
     profile = t1["profile"]
     seeds = list(t1["seeds"] if seeds is None else seeds)
+    if not seeds:  # the profile lists no runs for the aside: say so instead of training them at build time
+        return {"shares": border_shares(table1_key(model, "pspl")), "weights": None, "errors": None, "excess": None,
+                "psnr": None, "frame": None, "verdict": None, "corners": None, "runs": {},
+                "text": f"not run: the border aside's runs ({model} x4 PSPL with the code's step, zero and reflect "
+                        f"padding) are not in the {profile} profile's run store (border_seeds is empty)"}
     labels = {"pspl": "PSPL", "pspl_reflect": "PSPL, reflect padding"}
     keys = [(model, k, s) for k in labels for s in seeds]
     run_of = dict(zip(keys, runs.get_or_train_many(

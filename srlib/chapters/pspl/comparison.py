@@ -379,15 +379,18 @@ def table1_summary(overall: Mapping[str, dict], bar, variants: Sequence[str], t1
     lines = [f"evidence bar: {int(bar['clears'].sum())} of {len(bar)} (model, set) baselines clear it "
              f"({t1['profile']} profile, {t1['test_data']}, {t1['sizes']})"]
     for v in variants:
-        parts = []
-        for suffix, unit, d in (("", "dB", 3), (" SSIM", "", 4)):
-            o = overall.get(f"{v}{suffix} (average)")
-            if o is None:
-                continue
-            e = o["effect"]
-            claimed = f", paper {o['claimed']:+.{d}f}" if o["claimed"] is not None else ""
-            parts.append(f"{o['metric'].upper()} {cl.format_effect(e, unit, d)}{claimed} -> {o['verdict']}")
-        lines.append(f"{v}, average over the cells that clear the bar: " + "; ".join(parts))
+        for pooled in ("(average)", "(average, without B100)"):
+            parts = []
+            for suffix, unit, d in (("", "dB", 3), (" SSIM", "", 4)):
+                o = overall.get(f"{v}{suffix} {pooled}")
+                if o is None:
+                    continue
+                e = o["effect"]
+                claimed = f", paper {o['claimed']:+.{d}f}" if o["claimed"] is not None else ""
+                parts.append(f"{o['metric'].upper()} {cl.format_effect(e, unit, d)}{claimed} -> {o['verdict']}")
+            if parts:
+                where = "the cells" if pooled == "(average)" else "the Set5, Set14, Urban100 cells"
+                lines.append(f"{v}, average over {where} that clear the bar: " + "; ".join(parts))
         cells = overall[v]["effects"]["verdict"]
         counts = cells[cells.map(cl.feeds_verdict)].value_counts()
         lines.append(f"{v}, PSNR per cell: " + (", ".join(f"{n} {w}" for w, n in counts.items()) or "no cell clears the bar"))
@@ -416,6 +419,13 @@ def table1_claims(overall: Mapping[str, dict], variants: Sequence[str], t1: dict
                                f"{v} raises the average {name} over the Table 1 cells (Table 1)",
                                o["verdict"], o["evidence"], context=context, effect=o["effect"], claimed=o["claimed"],
                                unit=unit))
+            o = overall.get(f"{v}{suffix} (average, without B100)")
+            if o is not None:
+                rows.append(cl.row(CHAPTER, "table1", f"average-no-b100-{metric}-{k}",
+                                   f"{v} raises the average {name} over the Table 1 cells of Set5, Set14 and Urban100 "
+                                   f"(Table 1 without B100, whose gain the protocol audit finds mostly in the scoring)",
+                                   o["verdict"], o["evidence"], context=context, effect=o["effect"],
+                                   claimed=o["claimed"], unit=unit))
     return rows
 
 
