@@ -4,7 +4,7 @@ Pixel-level Self-Paced Learning (Lin et al., ICASSP 2020). Paper settings (Sec. 
 (16 blocks x 64 channels) x2 on DIV2K, 300 epochs of 1000 iterations, batch 16, 48x48 LR patches,
 Adam 1e-4 halved every 200 epochs (EDSR-PyTorch defaults, which the authors' fork keeps); Table 1
 at x4 with each model in its original size. The cpu profile keeps every choice but the sizes:
-lite models trained 2000-8000 iterations on the 291 set (T91 + BSD200; a few CPU-minutes a run),
+lite models trained 3000-8000 iterations on the 291 set (T91 + BSD200; a few CPU-minutes a run),
 sized so that every Table 1 baseline clears the book's evidence bar on the whole test sets; curves on Set5.
 
 * ``pspl.fig4_*`` = Fig. 4 (baseline vs PSPL); ``pspl.ablation_*`` = one PSPL choice changed each;
@@ -140,8 +140,12 @@ PSPL_TABLE1_MODELS = {
 # and the baseline clears the evidence bar on every whole test set (srlib.claims.clears_bar)
 PSPL_TABLE1_CPU_TRAINING = {
     # name: (LR patch, iterations)
-    "SRCNN": (12, 8000), "VDSR": (12, 3000), "DRRN": (12, 3000), "LapSRN": (16, 3000), "EDSR": (16, 3000),
+    "SRCNN": (12, 8000), "VDSR": (12, 3000), "DRRN": (12, 3000), "LapSRN": (16, 3000), "EDSR": (16, 6000),
 }
+# EDSR 8x32 at 3000 iterations cleared the bar on Set5, Set14 and B100 but not on Urban100 (+0.95 dB over
+# bicubic, needs +1.17), hence 6000 for its baseline and step-matched runs. The border aside's EDSR runs (the
+# code's step, zero and reflect padding) compare with each other only and keep 3000.
+PSPL_BORDER_CPU_ITERATIONS = 3000
 
 
 def _size_label(name: str, args: dict) -> str:
@@ -160,6 +164,9 @@ for _m, (_reg, _base, _paper_args, _cpu_args, _smoke_args) in PSPL_TABLE1_MODELS
             if method == "pspl":
                 return _pspl_loss(base)
             return _pspl_matched(base, total)
+        _patch, _its = PSPL_TABLE1_CPU_TRAINING[_m]
+        if _m == "EDSR" and _method == "pspl":
+            _its = PSPL_BORDER_CPU_ITERATIONS
         register(
             f"pspl.table1_{_m.lower()}_{_method}",
             base={
@@ -181,10 +188,10 @@ for _m, (_reg, _base, _paper_args, _cpu_args, _smoke_args) in PSPL_TABLE1_MODELS
                    "epochs": 1, "iters_per_epoch": _PSPL_TABLE1_ITERS["smoke"],
                    "eval": {"final_max_images": 1, "final_sets": ["Set5", "Set14"]}, "checkpoint_every": 4, "threads": 1},
             cpu={"model": {"args": _cpu_args, "label": _size_label(_m, _cpu_args)},
-                 "loss": _loss(PSPL_TABLE1_CPU_TRAINING[_m][1]),
-                 "data": {"train": "291", "patch": PSPL_TABLE1_CPU_TRAINING[_m][0], "batch": 16}, "optimizer": {"lr": 1e-3},
-                 "schedule": {"name": "step", "step_size": PSPL_TABLE1_CPU_TRAINING[_m][1] // 3, "gamma": 0.5},
-                 "epochs": 1, "iters_per_epoch": PSPL_TABLE1_CPU_TRAINING[_m][1],
+                 "loss": _loss(_its),
+                 "data": {"train": "291", "patch": _patch, "batch": 16}, "optimizer": {"lr": 1e-3},
+                 "schedule": {"name": "step", "step_size": _its // 3, "gamma": 0.5},
+                 "epochs": 1, "iters_per_epoch": _its,
                  "eval": {"sets": ["Set5"], "every": 250},
                  "checkpoint_every": 500, "threads": 1, "channels_last": True},
         )
@@ -254,7 +261,7 @@ NOTEBOOK_DEFAULTS = {
                   "cpu": _EXPLORER_BOOK, "paper": _EXPLORER_BOOK},
     # comparison.ipynb: the Table 1 methods (experiment suffix: label) and seeds; the border aside's seeds; the
     # protocol audit's whole test sets and models (seed-0 runs). At cpu the code's step (delta = iterations / 1000)
-    # ends its 2000-8000 iterations at delta = 2-8, in the regime Fig. 4 shows it cannot leave (part 2), so Table 1
+    # ends its 3000-8000 iterations at delta = 3-8, in the regime Fig. 4 shows it cannot leave (part 2), so Table 1
     # compares the baseline with the step-matched PSPL only; the code's step is trained for EDSR in the border aside.
     "comparison": {"smoke": {"seeds": [0], "extra_seeds": {}, "methods": _TABLE1_METHODS, "border_seeds": [0],
                              "audit": {"sets": ["Set5"], "models": ["EDSR"]}},
