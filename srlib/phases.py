@@ -69,6 +69,7 @@ import numpy as np
 import torch
 
 from srlib import atomic
+from srlib.data.files import sha256_file
 from srlib.runs import DEFAULT_CHECKPOINT_ROOT, canonical_json, default_root, run_hash, run_identity
 
 SOURCE_LR = "LR"
@@ -308,13 +309,6 @@ def state_sha256(state: dict) -> str:
     return h.hexdigest()
 
 
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
 
 def _images_sha256(stems, arrays) -> str:
     h = hashlib.sha256()
@@ -523,7 +517,7 @@ class PhaseRunner:
         d = self.stage_dir(index)
         try:
             done = json.loads((d / "done.json").read_text())
-            if done.get("deps") != deps or _file_sha256(d / "weights.pt") != done.get("weights_file_sha256"):
+            if done.get("deps") != deps or sha256_file(d / "weights.pt") != done.get("weights_file_sha256"):
                 return None
             weights = torch.load(d / "weights.pt", map_location="cpu", weights_only=True)
             return done, {int(k): v for k, v in weights.items()}
@@ -596,7 +590,7 @@ class PhaseRunner:
         atomic.torch_save({str(b): w for b, w in weights.items()}, sdir / "weights.pt")
         final = {k: v for k, v in final.items() if k in ("iterations", "metrics", "final_loss", "device", "threads")}
         done = {"stage": st["name"], "index": index, "final": final, "deps": deps,
-                "weights_file_sha256": _file_sha256(sdir / "weights.pt"),
+                "weights_file_sha256": sha256_file(sdir / "weights.pt"),
                 "weights_sha256": {str(b): state_sha256(w) for b, w in weights.items()}}
         atomic.write_text(sdir / "done.json", json.dumps(done, indent=2, sort_keys=True) + "\n")
         self._adopt(st, done, weights)
@@ -663,7 +657,7 @@ class PhaseRunner:
         for rel, sha in files.items():
             p = cdir / rel
             try:
-                if _file_sha256(p) != sha:
+                if sha256_file(p) != sha:
                     return None
                 arrays[rel] = load_image(p)
             except (OSError, DataError):
@@ -689,7 +683,7 @@ class PhaseRunner:
                     out = quantize8(run_tiles(net, _to_tensor(img, self.device), lc["tiles"]), lc["quantize"])
                     rel = f"{split}/{stem}.png"
                     save_png(tmp / rel, out)
-                    files[rel] = _file_sha256(tmp / rel)
+                    files[rel] = sha256_file(tmp / rel)
                     arrays[rel] = out
                     count += 1
                     self._event("image", stage=st["name"], index=index, split=split, stem=stem, count=count)

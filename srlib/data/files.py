@@ -40,7 +40,8 @@ def _read_manifest(path: Path) -> dict[str, dict]:
         return {r["relative_path"]: r for r in csv.DictReader(f, delimiter="\t")}
 
 
-def _sha256_file(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """SHA-256 hex digest of a file's bytes, read in 1 MB chunks (the one file hash srlib uses)."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -105,7 +106,7 @@ def verify(name: str, use_stamp: bool = True) -> dict:
             p = root / rel
             if rel not in present and not p.is_file():
                 raise DataError(f"dataset {s.name}: {p} is listed in {mpath} but missing; {_remedy(s)}")
-            if _sha256_file(p) == row["sha256"]:
+            if sha256_file(p) == row["sha256"]:
                 continue
             if row.get("pixel_sha256") and pixel_sha256(p) == row["pixel_sha256"]:
                 continue
